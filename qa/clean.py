@@ -1,0 +1,126 @@
+"""Wire-service boilerplate removal: keep the story and its facts, drop the furniture.
+
+News text as captured carries agency furniture around the story: a `Source: X| date|Editor: Y`
+line, a dateline ("BAGHDAD, Oct. 11 (Xinhua) -- "), bylines, "Related:" lists, an end mark
+("Enditem", "(END)", "-30-"), keyword footers and tracking numbers. The rules below are written
+for the shapes agencies share, not for one file; the facts they carry (source, publication date,
+dateline place) are returned as metadata instead of being lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+_SOURCE_LINE = re.compile(r"^\s*Source:\s*(?P<source>[^|]+?)\s*\|(?P<rest>.*)$", re.IGNORECASE)
+_ISO_DATE = re.compile(r"(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})")
+_MONTH = (
+    r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
+    r"|January|February|March|April|June|July|August|September|October|November|December"
+)
+# PLACE[, Region][, Month Day] (Agency) -- ; PLACE is upper case, as agencies write it.
+_DATELINE = re.compile(
+    r"^(?P<place>[A-Z][A-Z.'\- ]{1,40}[A-Z.](?:,\s+[A-Z][A-Za-z.]+(?:\s[A-Z][A-Za-z.]+)?)?)"
+    rf"(?:,\s+(?P<date>(?:{_MONTH})\s+\d{{1,2}}))?"
+    r"\s*\((?P<agency>[A-Za-z][A-Za-z .&'-]{0,30})\)\s*(?:--|—|–|-)\s*"
+)
+_BYLINE = re.compile(r"^\s*(?:By|BY)\s+[A-Z][\w.'\- ]+(?:,\s*[\w.'\- ]+)?\s*$")
+_END_MARK = re.compile(r"\s*(?:\bEnditem\b|\(END\)|\bENDS?\b|-30-|###)\s*$")
+_TRACKING_NUMBER = re.compile(r"\d{12,}")
+_LABEL_LINE = re.compile(
+    r"^\s*(?:KEY\s*WORDS|Keywords|Tags|Editor|Editing by|Reporting by|Writing by|Copyright|©"
+    r"|Related(?: Stories| Articles| News)?|Read more|Also read|See also|Follow us|Share this"
+    r"|Advertisement|Photo(?: taken)?:)\b.*$",
+    re.IGNORECASE,
+)
+_LIST_HEADINGS = re.compile(
+    r"^\s*(?:Related(?: Stories| Articles| News)?|Read more|Also read|See also)\s*:?\s*$",
+    re.IGNORECASE,
+)
+_SHOUTED_FOOTER = re.compile(r"^[A-Z0-9 &'.-]{3,40}$")
+
+
+@dataclass(frozen=True)
+class CleanedText:
+    """The story's paragraphs joined by blank lines, and the facts taken from its furniture."""
+
+    text: str
+    source: str | None = None
+    published: dt.date | None = None
+    dateline: str | None = None
+
+
+def _date_from_iso(text: str) -> dt.date | None:
+    match = _ISO_DATE.search(text)
+    if not match:
+        return None
+    try:
+        return dt.date(int(match["y"]), int(match["m"]), int(match["d"]))
+    except ValueError:
+        return None
+
+
+def _paragraphs(raw: str) -> list[str]:
+    """Split on blank lines; lines inside a paragraph are joined with a space."""
+    blocks = re.split(r"\n\s*\n", raw.replace("\r\n", "\n").replace("\r", "\n"))
+    paragraphs = []
+    for block in blocks:
+        lines = [line.strip() for line in block.split("\n") if line.strip()]
+        if lines:
+            paragraphs.append(lines)
+    return [" ".join(lines) for lines in paragraphs]
+
+
+def _is_furniture(paragraph: str) -> bool:
+    if _LABEL_LINE.match(paragraph) or _BYLINE.match(paragraph):
+        return True
+    if _TRACKING_NUMBER.fullmatch(paragraph.replace(" ", "")):
+        return True
+    # A short shouted line with no sentence punctuation is a section label or site footer
+    # ("EXPLORE XINHUANET", "ADVERTISEMENT"), never story text.
+    words = paragraph.split()
+    return bool(_SHOUTED_FOOTER.match(paragraph)) and len(words) <= 5 and paragraph.isupper()
+
+
+def clean_wire_text(raw: str) -> CleanedText:
+    """Strip agency furniture from plain article text (headline already removed).
+
+    Paragraphs are kept in order and separated by one blank line in the result. A line after an
+    end mark ("Enditem") is footer and is dropped.
+    """
+    source: str | None = None
+    published: dt.date | None = None
+    dateline: str | None = None
+    kept: list[str] = []
+    in_list = False
+    for paragraph in _paragraphs(raw):
+        # Footers are sometimes glued to the last word of the story by a lost newline.
+        paragraph = _TRACKING_NUMBER.sub("", paragraph).strip()
+        source_line = _SOURCE_LINE.match(paragraph)
+        if source_line:
+            source = source_line["source"].strip() or None
+            published = _date_from_iso(source_line["rest"])
+            continue
+        if _LIST_HEADINGS.match(paragraph):
+            in_list = True
+            continue
+        if in_list and not re.search(r"[.!?\"”]$", paragraph):
+            continue  # headline items of a "Related:" list
+        in_list = False
+        if not paragraph or _is_furniture(paragraph):
+            continue
+        if not kept and dateline is None:
+            match = _DATELINE.match(paragraph)
+            if match:
+                dateline = ", ".join(p for p in (match["place"].strip(), match["date"]) if p)
+                source = source or match["agency"].strip()
+                paragraph = paragraph[match.end() :]
+        end_mark = _END_MARK.search(paragraph)
+        if end_mark:
+            paragraph = paragraph[: end_mark.start()].rstrip()
+            if paragraph:
+                kept.append(paragraph)
+            break
+        kept.append(paragraph)
+    return CleanedText("\n\n".join(kept), source=source, published=published, dateline=dateline)

@@ -1,0 +1,159 @@
+"""Command line: `qa ingest`, `qa ask`.
+
+Exit status: 0 success; 1 the command ran but something was skipped or failed (named on
+stderr); 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from qa.config import ConfigError, Settings, load_settings
+from qa.embed import ModelNotFoundError
+from qa.index import IndexMismatchError
+from qa.pipeline import EmptyQuestionError
+from qa.serialize import answer_to_json
+from qa.store import StoreError
+from qa.types import Answer
+from qa.vectors import VectorIndexError
+from qa.wiring import open_components
+
+# Failures a user can act on: printed as one line, never as a traceback.
+USER_ERRORS = (
+    ConfigError,
+    FileNotFoundError,
+    IndexMismatchError,
+    ModelNotFoundError,
+    StoreError,
+    VectorIndexError,
+    EmptyQuestionError,
+)
+
+INDEX_OPTION = click.option(
+    "--index",
+    "index_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Index folder (default: index_dir from config.yaml, or $QA_INDEX_DIR).",
+)
+
+
+def _settings(context: click.Context) -> Settings:
+    settings: Settings = context.obj["settings"]
+    return settings
+
+
+@click.group()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Settings file (default: $QA_CONFIG, else ./config.yaml when present).",
+)
+@click.pass_context
+def cli(context: click.Context, config_path: Path | None) -> None:
+    """Ask questions of a set of news articles; answers cite the sentences they rest on."""
+    context.ensure_object(dict)
+    if "settings" not in context.obj:
+        try:
+            context.obj["settings"] = load_settings(config_path)
+        except ConfigError as error:
+            raise click.ClickException(str(error)) from error
+
+
+def _fail(error: Exception) -> click.ClickException:
+    return click.ClickException(str(error))
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@INDEX_OPTION
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.pass_context
+def ingest(context: click.Context, paths: tuple[Path, ...], index_dir: Path | None, quiet: bool) -> None:
+    """Add articles (.txt, .html, .htm, .json, .jsonl files or folders) to the index."""
+    settings = _settings(context)
+    try:
+        components = open_components(settings, create=True, index_dir=index_dir)
+    except USER_ERRORS as error:
+        raise _fail(error) from error
+    try:
+        report = components.ingester().ingest_paths(
+            list(paths), settings.ingest.max_file_bytes, show_progress=not quiet
+        )
+    finally:
+        components.close()
+    for message in report.skipped:
+        click.echo(f"skipped: {message}", err=True)
+    click.echo(
+        f"{len(report.added)} added, {len(report.replaced)} replaced, "
+        f"{len(report.unchanged)} unchanged, {len(report.skipped)} skipped "
+        f"({report.sentences} sentences, {report.chunks} chunks) "
+        f"into {index_dir or settings.index_dir}"
+    )
+    if not report.ok:
+        context.exit(1)
+
+
+def _print_answer(answer: Answer) -> None:
+    if answer.answerable:
+        click.echo(click.style(answer.answer or "", bold=True))
+        label = "Sources"
+    else:
+        click.echo("The articles do not say. Closest matches:")
+        label = ""
+    if label:
+        click.echo(f"{label} (confidence {answer.confidence:.2f}):")
+    for citation in answer.citations:
+        article = citation.article
+        meta = ", ".join(
+            part
+            for part in (article.source, article.published.isoformat() if article.published else None)
+            if part
+        )
+        click.echo(f"  [{citation.rank}] {citation.sentence.text}")
+        click.echo(
+            f"      — {article.title}{f' ({meta})' if meta else ''}, "
+            f"chars {citation.sentence.start}-{citation.sentence.end}"
+        )
+
+
+@cli.command()
+@click.argument("question")
+@INDEX_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@click.option("--top-k", type=click.IntRange(1, 50), default=None, help="How many sentences to cite.")
+@click.pass_context
+def ask(
+    context: click.Context, question: str, index_dir: Path | None, as_json: bool, top_k: int | None
+) -> None:
+    """Answer QUESTION from the indexed articles, citing sentences."""
+    settings = _settings(context)
+    try:
+        components = open_components(settings, index_dir=index_dir)
+    except USER_ERRORS as error:
+        raise _fail(error) from error
+    try:
+        answer = components.pipeline.ask(question, top_k or settings.answer.top_k)
+    except USER_ERRORS as error:
+        raise _fail(error) from error
+    finally:
+        components.close()
+    if as_json:
+        click.echo(json.dumps(answer_to_json(answer), ensure_ascii=False))
+    else:
+        _print_answer(answer)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    return cli.main(args=argv, prog_name="qa")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

