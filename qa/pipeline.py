@@ -42,8 +42,13 @@ class Pipeline:
         self.answerer = answerer
         self.candidate_chunks = candidate_chunks
 
-    def ask(self, question: str, top_k: int) -> Answer:
-        """Answer one question with up to `top_k` citations (top_k >= 1)."""
+    def ask(self, question: str, top_k: int, context: str = "") -> Answer:
+        """Answer one question with up to `top_k` citations (top_k >= 1).
+
+        `context` is text from earlier turns of a conversation ("why are they leaving?" after a
+        question about coalition forces); it joins the question for retrieval only, while the
+        answer type and the returned question stay this turn's.
+        """
         question = " ".join(question.split())
         if not question:
             raise EmptyQuestionError("the question is empty")
@@ -51,8 +56,9 @@ class Pipeline:
             raise ValueError("top_k must be at least 1")
         started = time.perf_counter()
         self.index.refresh()
-        query_vector = self.embedder.encode_queries([question])[0]
-        found = self.retriever.retrieve(question, query_vector, self.candidate_chunks)
+        retrieval_query = f"{' '.join(context.split())} {question}".strip()
+        query_vector = self.embedder.encode_queries([retrieval_query])[0]
+        found = self.retriever.retrieve(retrieval_query, query_vector, self.candidate_chunks)
         scores = {r.chunk_id: r.score for r in found}
         chunks = [(c, scores[c.id]) for c in self.index.store.chunks([r.chunk_id for r in found])]
         retrieved = time.perf_counter()
