@@ -61,15 +61,11 @@ def _date_from_iso(text: str) -> dt.date | None:
         return None
 
 
-def _paragraphs(raw: str) -> list[str]:
-    """Split on blank lines; lines inside a paragraph are joined with a space."""
+def _blocks(raw: str) -> list[list[str]]:
+    """Blank-line separated blocks, each a list of its non-empty stripped lines."""
     blocks = re.split(r"\n\s*\n", raw.replace("\r\n", "\n").replace("\r", "\n"))
-    paragraphs = []
-    for block in blocks:
-        lines = [line.strip() for line in block.split("\n") if line.strip()]
-        if lines:
-            paragraphs.append(lines)
-    return [" ".join(lines) for lines in paragraphs]
+    lines = ([line.strip() for line in block.split("\n") if line.strip()] for block in blocks)
+    return [block for block in lines if block]
 
 
 def _is_furniture(paragraph: str) -> bool:
@@ -93,34 +89,41 @@ def clean_wire_text(raw: str) -> CleanedText:
     published: dt.date | None = None
     dateline: str | None = None
     kept: list[str] = []
-    in_list = False
-    for paragraph in _paragraphs(raw):
-        # Footers are sometimes glued to the last word of the story by a lost newline.
-        paragraph = _TRACKING_NUMBER.sub("", paragraph).strip()
-        source_line = _SOURCE_LINE.match(paragraph)
-        if source_line:
-            source = source_line["source"].strip() or None
-            published = _date_from_iso(source_line["rest"])
-            continue
-        if _LIST_HEADINGS.match(paragraph):
-            in_list = True
-            continue
-        if in_list and not re.search(r"[.!?\"”]$", paragraph):
-            continue  # headline items of a "Related:" list
+    for block in _blocks(raw):
+        lines: list[str] = []
         in_list = False
-        if not paragraph or _is_furniture(paragraph):
-            continue
-        if not kept and dateline is None:
-            match = _DATELINE.match(paragraph)
-            if match:
-                dateline = ", ".join(p for p in (match["place"].strip(), match["date"]) if p)
-                source = source or match["agency"].strip()
-                paragraph = paragraph[match.end() :]
-        end_mark = _END_MARK.search(paragraph)
-        if end_mark:
-            paragraph = paragraph[: end_mark.start()].rstrip()
-            if paragraph:
-                kept.append(paragraph)
+        ended = False
+        for line in block:
+            # Footers are sometimes glued to the last word of the story by a lost newline.
+            line = _TRACKING_NUMBER.sub("", line).strip()
+            source_line = _SOURCE_LINE.match(line)
+            if source_line:
+                source = source_line["source"].strip() or None
+                published = _date_from_iso(source_line["rest"])
+                continue
+            if _LIST_HEADINGS.match(line):
+                in_list = True
+                continue
+            if in_list and not re.search(r"[.!?\"”]$", line):
+                continue  # headline items of a "Related:" list
+            in_list = False
+            if not line or _is_furniture(line):
+                continue
+            if not kept and not lines and dateline is None:
+                match = _DATELINE.match(line)
+                if match:
+                    dateline = ", ".join(p for p in (match["place"].strip(), match["date"]) if p)
+                    source = source or match["agency"].strip()
+                    line = line[match.end() :]
+            end_mark = _END_MARK.search(line)
+            if end_mark:
+                line, ended = line[: end_mark.start()].rstrip(), True
+            if line:
+                lines.append(line)
+            if ended:
+                break
+        if lines:
+            kept.append(" ".join(lines))
+        if ended:
             break
-        kept.append(paragraph)
     return CleanedText("\n\n".join(kept), source=source, published=published, dateline=dateline)

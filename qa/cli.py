@@ -21,7 +21,7 @@ from qa.serialize import answer_to_json
 from qa.store import StoreError
 from qa.types import Answer
 from qa.vectors import VectorIndexError
-from qa.wiring import open_components
+from qa.wiring import Components, open_components
 
 # Failures a user can act on: printed as one line, never as a traceback.
 USER_ERRORS = (
@@ -48,6 +48,19 @@ def _settings(context: click.Context) -> Settings:
     return settings
 
 
+def _open(context: click.Context, index_dir: Path | None, create: bool = False) -> Components:
+    """Open the index with the embedder the caller put in `obj` (tests), else load the model."""
+    try:
+        return open_components(
+            _settings(context),
+            embedder=context.obj.get("embedder"),
+            create=create,
+            index_dir=index_dir,
+        )
+    except USER_ERRORS as error:
+        raise click.ClickException(str(error)) from error
+
+
 @click.group()
 @click.option(
     "--config",
@@ -67,22 +80,17 @@ def cli(context: click.Context, config_path: Path | None) -> None:
             raise click.ClickException(str(error)) from error
 
 
-def _fail(error: Exception) -> click.ClickException:
-    return click.ClickException(str(error))
-
-
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @INDEX_OPTION
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
-def ingest(context: click.Context, paths: tuple[Path, ...], index_dir: Path | None, quiet: bool) -> None:
+def ingest(
+    context: click.Context, paths: tuple[Path, ...], index_dir: Path | None, quiet: bool
+) -> None:
     """Add articles (.txt, .html, .htm, .json, .jsonl files or folders) to the index."""
     settings = _settings(context)
-    try:
-        components = open_components(settings, create=True, index_dir=index_dir)
-    except USER_ERRORS as error:
-        raise _fail(error) from error
+    components = _open(context, index_dir, create=True)
     try:
         report = components.ingester().ingest_paths(
             list(paths), settings.ingest.max_file_bytes, show_progress=not quiet
@@ -114,7 +122,10 @@ def _print_answer(answer: Answer) -> None:
         article = citation.article
         meta = ", ".join(
             part
-            for part in (article.source, article.published.isoformat() if article.published else None)
+            for part in (
+                article.source,
+                article.published.isoformat() if article.published else None,
+            )
             if part
         )
         click.echo(f"  [{citation.rank}] {citation.sentence.text}")
@@ -128,21 +139,20 @@ def _print_answer(answer: Answer) -> None:
 @click.argument("question")
 @INDEX_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
-@click.option("--top-k", type=click.IntRange(1, 50), default=None, help="How many sentences to cite.")
+@click.option(
+    "--top-k", type=click.IntRange(1, 50), default=None, help="How many sentences to cite."
+)
 @click.pass_context
 def ask(
     context: click.Context, question: str, index_dir: Path | None, as_json: bool, top_k: int | None
 ) -> None:
     """Answer QUESTION from the indexed articles, citing sentences."""
     settings = _settings(context)
-    try:
-        components = open_components(settings, index_dir=index_dir)
-    except USER_ERRORS as error:
-        raise _fail(error) from error
+    components = _open(context, index_dir)
     try:
         answer = components.pipeline.ask(question, top_k or settings.answer.top_k)
     except USER_ERRORS as error:
-        raise _fail(error) from error
+        raise click.ClickException(str(error)) from error
     finally:
         components.close()
     if as_json:

@@ -85,7 +85,9 @@ def _coerce(value: Any, target: type[Any], where: str) -> Any:
     return value
 
 
-def _build_section(cls: type[Any], raw: Mapping[str, Any], env: Mapping[str, str], name: str) -> Any:
+def _build_section(
+    cls: type[Any], raw: Mapping[str, Any], env: Mapping[str, str], name: str
+) -> Any:
     values: dict[str, Any] = {}
     types = {f.name: f.type for f in dataclasses.fields(cls)}
     unknown = set(raw) - set(types)

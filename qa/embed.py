@@ -22,8 +22,13 @@ class ModelNotFoundError(RuntimeError):
 class Embedder(Protocol):
     """What the index and retriever need of an embedding model."""
 
-    name: str
-    dimension: int
+    @property
+    def name(self) -> str:
+        """Recorded in the index manifest; opening an index built by another model fails."""
+        ...
+
+    @property
+    def dimension(self) -> int: ...
 
     def encode_documents(self, texts: Sequence[str], progress: bool = False) -> Vectors:
         """Encode passages; rows are L2-normalised, shape (len(texts), dimension)."""
@@ -73,7 +78,8 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
-        transformers_logging.disable_progress_bar()  # the per-load "Loading weights" bar is noise
+        # The per-load "Loading weights" bar is noise on every CLI call.
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
         path = resolve_model_path(self.name)
         self._model = SentenceTransformer(str(path), device=self.device)
@@ -101,7 +107,10 @@ class SentenceTransformerEmbedder:
     def encode_queries(self, texts: Sequence[str]) -> Vectors:
         self.warm_up()
         vectors = self._model.encode_query(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
         )
         return np.asarray(vectors, dtype=np.float32)
 
@@ -123,7 +132,7 @@ class HashEmbedder:
                 digest = hashlib.sha256(word.strip(".,!?\"'").encode()).digest()
                 vectors[row, int.from_bytes(digest[:4], "little") % self.dimension] += 1.0
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.where(norms == 0, 1.0, norms)
+        return (vectors / np.where(norms == 0, 1.0, norms)).astype(np.float32)
 
     def encode_documents(self, texts: Sequence[str], progress: bool = False) -> Vectors:
         return self._encode(texts)

@@ -91,7 +91,9 @@ class Index:
         IndexMismatchError when it was built with another model or dimension.
         """
         manifest = read_manifest(folder)
-        wanted = Manifest(FORMAT_VERSION, embedder.name, embedder.dimension, sentences_per_chunk, overlap)
+        wanted = Manifest(
+            FORMAT_VERSION, embedder.name, embedder.dimension, sentences_per_chunk, overlap
+        )
         if manifest is None:
             if not create:
                 raise FileNotFoundError(
@@ -102,8 +104,8 @@ class Index:
             manifest = wanted
         elif manifest.format_version != FORMAT_VERSION:
             raise IndexMismatchError(
-                f"{folder} has index format {manifest.format_version}, this qa uses {FORMAT_VERSION}; "
-                "re-ingest your articles into a new --index folder"
+                f"{folder} has index format {manifest.format_version}, "
+                f"this qa uses {FORMAT_VERSION}; re-ingest your articles into a new --index folder"
             )
         elif (manifest.model, manifest.dimension) != (embedder.name, embedder.dimension):
             raise IndexMismatchError(

@@ -66,13 +66,17 @@ class Ingester:
             make_chunks(s, a.text, manifest.sentences_per_chunk, manifest.overlap)
             for a, s in zip(articles, sentences, strict=True)
         ]
-        sentence_vectors = self.embedder.encode_documents([s.text for group in sentences for s in group])
+        sentence_vectors = self.embedder.encode_documents(
+            [s.text for group in sentences for s in group]
+        )
         chunk_vectors = self.embedder.encode_documents(
             [chunk_passage(a, c) for a, group in zip(articles, chunks, strict=True) for c in group]
         )
         records = []
         sentence_offset = chunk_offset = 0
-        for article, article_sentences, article_chunks in zip(articles, sentences, chunks, strict=True):
+        for article, article_sentences, article_chunks in zip(
+            articles, sentences, chunks, strict=True
+        ):
             if not article_sentences:
                 continue
             records.append(
@@ -134,12 +138,16 @@ class Ingester:
         if progress:
             progress(len(batch))
 
-    def ingest_paths(self, paths: Sequence[Path], max_file_bytes: int, show_progress: bool) -> IngestReport:
+    def ingest_paths(
+        self, paths: Sequence[Path], max_file_bytes: int, show_progress: bool
+    ) -> IngestReport:
         """Ingest files and folders (recursively); each bad file or record lands in `skipped`."""
         files, missing = find_article_files(list(paths))
         report = IngestReport(skipped=list(missing))
         articles: list[Article] = []
-        for path in tqdm(files, desc="reading", unit="file", disable=not show_progress, file=sys.stderr):
+        for path in tqdm(
+            files, desc="reading", unit="file", disable=not show_progress, file=sys.stderr
+        ):
             try:
                 result = load_file(path, max_file_bytes)
             except ArticleError as error:
@@ -148,7 +156,11 @@ class Ingester:
             articles.extend(result.articles)
             report.skipped.extend(result.errors)
         with tqdm(
-            total=len(articles), desc="indexing", unit="article", disable=not show_progress, file=sys.stderr
+            total=len(articles),
+            desc="indexing",
+            unit="article",
+            disable=not show_progress,
+            file=sys.stderr,
         ) as bar:
             self.ingest_articles(articles, report, bar.update)
         return report

@@ -193,7 +193,9 @@ def _records_from_json(text: str, path: Path) -> Iterator[tuple[Any, str]]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ArticleError(f"{path}: malformed JSON ({error.msg} at line {error.lineno})") from error
+        raise ArticleError(
+            f"{path}: malformed JSON ({error.msg} at line {error.lineno})"
+        ) from error
     if isinstance(data, dict) and isinstance(data.get("articles"), list):
         data = data["articles"]
     if isinstance(data, list):
@@ -244,7 +246,11 @@ def find_article_files(paths: list[Path]) -> tuple[list[Path], list[str]]:
     for path in paths:
         if path.is_dir():
             files.extend(
-                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+                )
             )
         elif path.is_file():
             files.append(path)

@@ -61,5 +61,8 @@ def article_to_json(article: Article, sentences: list[Sentence]) -> dict[str, An
         "url": article.url,
         "dateline": article.dateline,
         "text": article.text,
-        "sentences": [{"position": s.position, "start": s.start, "end": s.end, "text": s.text} for s in sentences],
+        "sentences": [
+            {"position": s.position, "start": s.start, "end": s.end, "text": s.text}
+            for s in sentences
+        ],
     }

@@ -171,7 +171,9 @@ class SQLiteArticleStore:
 
     def _meta(self, key: str) -> str | None:
         with self._lock:
-            row = self._connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            row = self._connection.execute(
+                "SELECT value FROM meta WHERE key = ?", (key,)
+            ).fetchone()
         return None if row is None else str(row["value"])
 
     def _set_meta(self, key: str, value: str) -> None:
@@ -266,7 +268,9 @@ class SQLiteArticleStore:
     def _delete(self, connection: sqlite3.Connection, article_id: str) -> list[int]:
         chunk_ids = [
             int(row["id"])
-            for row in connection.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))
+            for row in connection.execute(
+                "SELECT id FROM chunks WHERE article_id = ?", (article_id,)
+            )
         ]
         connection.execute("DELETE FROM articles WHERE id = ?", (article_id,))
         return chunk_ids
@@ -274,7 +278,10 @@ class SQLiteArticleStore:
     def delete(self, article_id: str) -> list[int]:
         """Remove an article with its sentences and chunks; returns the removed chunk ids."""
         with self._transaction() as connection:
-            if connection.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone() is None:
+            if (
+                connection.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone()
+                is None
+            ):
                 raise ArticleNotFoundError(article_id)
             removed = self._delete(connection, article_id)
             self._bump_generation(connection)
@@ -299,7 +306,7 @@ class SQLiteArticleStore:
             ).fetchall()
         return article, [self._sentence(article, r) for r in rows]
 
-    def list(self, offset: int = 0, limit: int = 50) -> list[ArticleSummary]:
+    def list_articles(self, offset: int = 0, limit: int = 50) -> list[ArticleSummary]:
         with self._lock:
             rows = self._connection.execute(
                 "SELECT a.id, a.title, a.source, a.published, a.url, "
@@ -323,7 +330,9 @@ class SQLiteArticleStore:
     def _sentence(article: Article, row: sqlite3.Row) -> Sentence:
         start, end = int(row["start"]), int(row["end"])
         entities = tuple(Entity(label, s, e) for label, s, e in json.loads(row["entities"]))
-        return Sentence(article.id, int(row["position"]), start, end, article.text[start:end], entities)
+        return Sentence(
+            article.id, int(row["position"]), start, end, article.text[start:end], entities
+        )
 
     def chunk_vectors(self) -> tuple[np.ndarray, Vectors]:
         """All chunk ids and vectors, for rebuilding the vector index."""

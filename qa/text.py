@@ -45,7 +45,9 @@ def _paragraph_spans(text: str) -> list[tuple[int, int]]:
 
 def _quote_is_open(text: str) -> bool:
     straight = text.count('"') % 2 == 1
-    curly = sum(text.count(q) for q in _OPENING_QUOTES) > sum(text.count(q) for q in _CLOSING_QUOTES)
+    curly = sum(text.count(q) for q in _OPENING_QUOTES) > sum(
+        text.count(q) for q in _CLOSING_QUOTES
+    )
     return straight or curly
 
 
@@ -105,7 +107,9 @@ class SpacySplitter:
         docs = self._nlp.pipe((texts[i][s:e] for i, s, e in paragraphs), batch_size=self.batch_size)
         for (i, offset, _), doc in zip(paragraphs, docs, strict=True):
             raw = [(sent.start_char, sent.end_char) for sent in doc.sents]
-            entities = [Entity(e.label_, e.start_char + offset, e.end_char + offset) for e in doc.ents]
+            entities = [
+                Entity(e.label_, e.start_char + offset, e.end_char + offset) for e in doc.ents
+            ]
             for start, end in merge_fragments(doc.text, raw):
                 start, end = _trimmed(doc.text, start, end)
                 if start == end:
@@ -118,7 +122,9 @@ class SpacySplitter:
 
 def to_sentences(article_id: str, text: str, spans: Sequence[SentenceSpan]) -> list[Sentence]:
     return [
-        Sentence(article_id, position, span.start, span.end, text[span.start : span.end], span.entities)
+        Sentence(
+            article_id, position, span.start, span.end, text[span.start : span.end], span.entities
+        )
         for position, span in enumerate(spans)
     ]
 

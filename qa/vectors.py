@@ -38,7 +38,9 @@ class FaissVectorIndex:
         import faiss
 
         self.dimension = dimension
-        self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        self._index: Any = (
+            index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        )
 
     @classmethod
     def load(cls, path: Path, dimension: int) -> FaissVectorIndex:

@@ -57,7 +57,9 @@ def seed_index_dir(
     folder = tmp_path_factory.mktemp("seed-index")
     components = open_components(settings, embedder=embedder, create=True, index_dir=folder)
     try:
-        report = components.ingester(splitter).ingest_paths([SEED_ARTICLE], 10**7, show_progress=False)
+        report = components.ingester(splitter).ingest_paths(
+            [SEED_ARTICLE], 10**7, show_progress=False
+        )
         assert report.ok and len(report.added) == 1
     finally:
         components.close()

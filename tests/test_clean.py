@@ -1,0 +1,58 @@
+import datetime as dt
+
+from qa.clean import clean_wire_text
+
+SEED_BODY = """
+Source: Xinhua| 2020-10-11 22:20:20|Editor: huaxia
+
+BAGHDAD, Oct. 11 (Xinhua) -- A spokesman said on Sunday that forces remain.
+
+Troops will leave. Enditem
+
+KEY WORDS:
+EXPLORE XINHUANET
+010020070750000000000000011100001394325961"""
+
+
+def test_wire_furniture_goes_and_its_facts_stay() -> None:
+    cleaned = clean_wire_text(SEED_BODY)
+    assert cleaned.source == "Xinhua"
+    assert cleaned.published == dt.date(2020, 10, 11)
+    assert cleaned.dateline == "BAGHDAD, Oct. 11"
+    assert cleaned.text == "A spokesman said on Sunday that forces remain.\n\nTroops will leave."
+
+
+def test_other_agencies_datelines_bylines_and_related_lists() -> None:
+    raw = """By Jane Doe
+
+LONDON, March 3 (Reuters) - Shares fell 2.5% on Tuesday.
+
+Related:
+Markets slide as rates rise
+Oil jumps on supply fears
+
+The index closed lower. (END)
+Reporting by Jane Doe; Editing by John Roe"""
+    cleaned = clean_wire_text(raw)
+    assert cleaned.source == "Reuters"
+    assert cleaned.dateline == "LONDON, March 3"
+    assert cleaned.text == "Shares fell 2.5% on Tuesday.\n\nThe index closed lower."
+
+
+def test_associated_press_dateline_with_dash() -> None:
+    cleaned = clean_wire_text(
+        "WASHINGTON (AP) — The Senate voted on Friday.\n\nADVERTISEMENT\n\nIt passed."
+    )
+    assert cleaned.dateline == "WASHINGTON"
+    assert cleaned.source == "AP"
+    assert cleaned.text == "The Senate voted on Friday.\n\nIt passed."
+
+
+def test_plain_story_is_left_alone() -> None:
+    raw = "The U.S. economy grew.\nIt grew by 3.1 percent, officials said.\n\nMr. Smith agreed."
+    cleaned = clean_wire_text(raw)
+    assert (
+        cleaned.text
+        == "The U.S. economy grew. It grew by 3.1 percent, officials said.\n\nMr. Smith agreed."
+    )
+    assert cleaned.source is None and cleaned.published is None and cleaned.dateline is None

@@ -1,0 +1,128 @@
+"""Store and index folder: idempotent writes, replacement, persistence, rebuilds, mismatches."""
+
+from pathlib import Path
+
+import pytest
+
+from qa.embed import HashEmbedder
+from qa.index import Index, IndexMismatchError
+from qa.ingest import Ingester
+from qa.store import ArticleNotFoundError, StoreError
+from qa.text import SpacySplitter
+from qa.types import Article
+from qa.vectors import VectorIndexError
+
+EMBEDDER = HashEmbedder()
+
+
+def open_index(folder: Path, create: bool = True) -> Index:
+    return Index.open(folder, EMBEDDER, sentences_per_chunk=2, overlap=1, create=create)
+
+
+def article(identifier: str | None, text: str, title: str = "Title") -> Article:
+    from qa.loaders import article_id_for
+
+    return Article(id=article_id_for(identifier, None, title, text), title=title, text=text)
+
+
+STORY = "The dam opened on Monday. It cost $4.5 billion. Power reaches two million homes by 2025."
+
+
+def test_reingesting_the_same_article_changes_nothing(
+    tmp_path: Path, splitter: SpacySplitter
+) -> None:
+    index = open_index(tmp_path)
+    ingester = Ingester(index, EMBEDDER, splitter)
+    first = ingester.ingest_articles([article(None, STORY)])
+    generation = index.store.generation
+    second = ingester.ingest_articles([article(None, STORY)])
+    assert (len(first.added), len(second.added), len(second.unchanged)) == (1, 0, 1)
+    assert index.store.generation == generation
+    assert index.store.count() == 1
+    assert index.vector_count() == 2  # three sentences in windows of two, overlapping by one
+
+
+def test_changed_version_with_same_id_replaces_the_old(
+    tmp_path: Path, splitter: SpacySplitter
+) -> None:
+    index = open_index(tmp_path)
+    ingester = Ingester(index, EMBEDDER, splitter)
+    ingester.ingest_articles([article("dam", STORY)])
+    report = ingester.ingest_articles(
+        [article("dam", "The dam was delayed again. Officials gave no date.")]
+    )
+    assert report.replaced == ["dam"]
+    stored, sentences = index.store.get("dam")
+    assert stored.text.startswith("The dam was delayed")
+    assert [s.text for s in sentences] == ["The dam was delayed again.", "Officials gave no date."]
+    assert index.vector_count() == 1
+    [(chunk_id, _)] = index.search(EMBEDDER.encode_queries(["dam delayed"])[0], 5)
+    assert index.store.chunks([chunk_id])[0].article.text == stored.text
+
+
+def test_index_survives_reopening_in_a_new_process_state(
+    tmp_path: Path, splitter: SpacySplitter
+) -> None:
+    index = open_index(tmp_path)
+    Ingester(index, EMBEDDER, splitter).ingest_articles([article("dam", STORY)])
+    index.close()
+    reopened = open_index(tmp_path, create=False)
+    assert reopened.store.count() == 1
+    hits = reopened.search(EMBEDDER.encode_queries(["how much did it cost"])[0], 1)
+    assert hits and reopened.store.chunks([hits[0][0]])[0].article.id == "dam"
+
+
+def test_missing_vector_file_is_rebuilt_from_the_store(
+    tmp_path: Path, splitter: SpacySplitter
+) -> None:
+    """A crash between the store commit and the vector file write loses nothing."""
+    index = open_index(tmp_path)
+    Ingester(index, EMBEDDER, splitter).ingest_articles([article("dam", STORY)])
+    index.close()
+    for path in tmp_path.glob("chunks.*.faiss"):
+        path.unlink()
+    reopened = open_index(tmp_path, create=False)
+    assert reopened.vector_count() == 2
+    reopened.persist()
+    assert len(list(tmp_path.glob("chunks.*.faiss"))) == 1
+
+
+def test_delete_removes_article_and_vectors(tmp_path: Path, splitter: SpacySplitter) -> None:
+    index = open_index(tmp_path)
+    Ingester(index, EMBEDDER, splitter).ingest_articles(
+        [article("dam", STORY), article("b", "Other news here.")]
+    )
+    index.delete("dam")
+    assert index.store.count() == 1 and index.vector_count() == 1
+    with pytest.raises(ArticleNotFoundError):
+        index.store.get("dam")
+    with pytest.raises(ArticleNotFoundError):
+        index.delete("dam")
+
+
+def test_opening_with_another_model_is_a_clear_error(tmp_path: Path) -> None:
+    open_index(tmp_path).close()
+    other = HashEmbedder(dimension=32, name="other-model")
+    with pytest.raises(IndexMismatchError, match="hash-embedder.*other-model.*rebuild"):
+        Index.open(tmp_path, other, 2, 1)
+
+
+def test_opening_an_empty_folder_says_to_ingest_first(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="qa ingest"):
+        open_index(tmp_path, create=False)
+
+
+def test_corrupt_files_are_named(tmp_path: Path, splitter: SpacySplitter) -> None:
+    index = open_index(tmp_path)
+    Ingester(index, EMBEDDER, splitter).ingest_articles([article("dam", STORY)])
+    index.close()
+    [vector_file] = tmp_path.glob("chunks.*.faiss")
+    vector_file.write_bytes(vector_file.read_bytes()[:40])
+    with pytest.raises(VectorIndexError, match=str(vector_file)):
+        open_index(tmp_path, create=False)
+    vector_file.unlink()
+    (tmp_path / "store.sqlite").write_bytes(b"this is not a database" * 100)
+    for leftover in tmp_path.glob("store.sqlite-*"):
+        leftover.unlink()
+    with pytest.raises(StoreError, match="store.sqlite"):
+        open_index(tmp_path, create=False)

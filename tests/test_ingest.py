@@ -1,0 +1,61 @@
+from pathlib import Path
+
+from conftest import SEED_ARTICLE
+from qa.embed import HashEmbedder
+from qa.index import Index
+from qa.ingest import Ingester
+from qa.text import SpacySplitter
+
+
+def test_bad_files_are_skipped_by_name_and_the_rest_goes_in(
+    tmp_path: Path, splitter: SpacySplitter
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "seed.txt").write_bytes(SEED_ARTICLE.read_bytes())
+    (corpus / "empty.txt").write_text("")
+    (corpus / "broken.json").write_text("{oops")
+    (corpus / "mixed.jsonl").write_text(
+        '{"title": "Ok", "text": "Fine story text."}\n{"title": 3}\n'
+    )
+    embedder = HashEmbedder()
+    index = Index.open(tmp_path / "index", embedder, 4, 1, create=True)
+    report = Ingester(index, embedder, splitter).ingest_paths(
+        [corpus, tmp_path / "absent"], 10**6, False
+    )
+    assert not report.ok
+    assert len(report.added) == 2
+    skipped = "\n".join(report.skipped)
+    for name in ("empty.txt", "broken.json", "mixed.jsonl:2", "absent"):
+        assert name in skipped
+    assert len(report.skipped) == 4
+    assert index.store.count() == 2
+
+
+def test_every_sentence_and_chunk_offset_points_into_the_stored_text(
+    tmp_path: Path, splitter: SpacySplitter
+) -> None:
+    embedder = HashEmbedder()
+    index = Index.open(tmp_path, embedder, 3, 1, create=True)
+    report = Ingester(index, embedder, splitter).ingest_paths([SEED_ARTICLE], 10**6, False)
+    [article_id] = report.added
+    article, sentences = index.store.get(article_id)
+    assert len(sentences) == 9
+    for sentence in sentences:
+        assert article.text[sentence.start : sentence.end] == sentence.text
+    for furniture in (
+        "Source:",
+        "Editor:",
+        "Enditem",
+        "KEY WORDS",
+        "EXPLORE XINHUANET",
+        "0100200707",
+    ):
+        assert not any(furniture in s.text for s in sentences)
+    ids, _ = index.store.chunk_vectors()
+    chunks = index.store.chunks(ids.tolist())
+    assert [c.chunk.position for c in chunks] == list(range(4))
+    for stored in chunks:
+        assert (
+            stored.chunk.text == article.text[stored.sentences[0].start : stored.sentences[-1].end]
+        )

@@ -1,0 +1,139 @@
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import SEED_ARTICLE
+from qa.loaders import ArticleError, article_from_html, find_article_files, load_file
+
+LIMIT = 10**6
+
+
+def test_seed_text_file_has_headline_metadata_and_no_furniture() -> None:
+    [article] = load_file(SEED_ARTICLE, LIMIT).articles
+    assert article.title == "Iraq says int'l coalition forces still needed to fight IS threat"
+    assert article.source == "Xinhua"
+    assert article.published == dt.date(2020, 10, 11)
+    assert article.dateline == "BAGHDAD, Oct. 11"
+    for furniture in (
+        "Source:",
+        "Editor:",
+        "Enditem",
+        "KEY WORDS",
+        "EXPLORE XINHUANET",
+        "0100200707",
+    ):
+        assert furniture not in article.text
+    assert article.text.startswith("A spokesman of the Iraqi Joint Operations Command")
+
+
+def test_json_list_and_jsonl_records(tmp_path: Path) -> None:
+    records = [
+        {
+            "id": "a1",
+            "title": "One",
+            "text": "First story text.",
+            "published": "2021-05-04T10:00:00Z",
+        },
+        {"title": "Two", "text": "Second story text.", "source": "AP", "url": "https://x.test/2"},
+    ]
+    listing = tmp_path / "list.json"
+    listing.write_text(json.dumps(records))
+    lines = tmp_path / "lines.jsonl"
+    lines.write_text("\n".join(json.dumps(r) for r in records) + "\n\n")
+    for path in (listing, lines):
+        result = load_file(path, LIMIT)
+        assert [a.title for a in result.articles] == ["One", "Two"]
+        assert result.articles[0].id == "a1"
+        assert result.articles[0].published == dt.date(2021, 5, 4)
+        assert result.articles[1].source == "AP" and result.articles[1].url == "https://x.test/2"
+        assert result.errors == []
+
+
+def test_bad_records_are_named_and_the_rest_kept(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    path.write_text(
+        '{"title": "Good", "text": "Fine text."}\n'
+        "{not json\n"
+        '{"title": "", "text": "No title."}\n'
+        '{"title": "Bad date", "text": "x", "published": "yesterday"}\n'
+        "[1, 2]\n"
+    )
+    result = load_file(path, LIMIT)
+    assert [a.title for a in result.articles] == ["Good"]
+    assert [e.split(":")[1] for e in result.errors] == ["2", "3", "4", "5"]
+    assert "malformed JSON" in result.errors[0]
+    assert "'title'" in result.errors[1]
+    assert "published" in result.errors[2]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.txt", b"  \n\n", "empty file"),
+        ("broken.json", b'{"title": "x", ', "malformed JSON"),
+        ("binary.txt", b"Title\n\x00\x01\x02\x81\x8d", "binary"),
+        ("only-title.txt", b"Just a headline\n", "no article text"),
+        ("notes.docx", b"PK\x03\x04", "unsupported file type"),
+        ("nothing.html", b"<html><body><script>alert(1)</script></body></html>", "no article text"),
+    ],
+)
+def test_unusable_files_raise_errors_naming_them(
+    tmp_path: Path, name: str, content: bytes, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ArticleError, match=message) as raised:
+        load_file(path, LIMIT)
+    assert str(path) in str(raised.value)
+
+
+def test_oversized_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "big.txt"
+    path.write_text("Title\n\n" + "word " * 100)
+    with pytest.raises(ArticleError, match="limit"):
+        load_file(path, 50)
+
+
+def test_windows_1252_text_is_decoded(tmp_path: Path) -> None:
+    path = tmp_path / "legacy.txt"
+    path.write_bytes("Caf\u00e9 story\n\nThe caf\u00e9 \u2014 closed on Monday.".encode("cp1252"))
+    [article] = load_file(path, LIMIT).articles
+    assert article.title == "Caf\u00e9 story"
+    assert article.text == "The caf\u00e9 \u2014 closed on Monday."
+
+
+def test_html_main_text_metadata_and_no_script() -> None:
+    html = """<html><head><title>Dam opens | Daily Planet</title>
+    <meta property="og:title" content="Dam opens after years of delay">
+    <meta property="og:site_name" content="Daily Planet">
+    <meta name="date" content="2022-03-14">
+    <script>var tracking = "evil";</script></head>
+    <body><nav>Home | World | Sports</nav>
+    <article><h1>Dam opens after years of delay</h1>
+    <p>The new dam opened on Monday after a decade of construction, officials said.</p>
+    <p>It will supply power to two million homes by 2025, the ministry said in a statement.</p>
+    <p onclick="steal()">Critics said the project cost $4.5 billion more than planned.</p>
+    </article><footer>Copyright 2022</footer></body></html>"""
+    article = article_from_html(html, "page.html")
+    assert article.title == "Dam opens after years of delay"
+    assert article.source == "Daily Planet"
+    assert article.published == dt.date(2022, 3, 14)
+    assert "The new dam opened on Monday" in article.text
+    assert "two million homes" in article.text
+    for junk in ("tracking", "evil", "steal", "Home | World", "<p"):
+        assert junk not in article.text
+
+
+def test_folders_are_read_recursively_and_missing_paths_named(tmp_path: Path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "one.txt").write_text("x")
+    (tmp_path / "a" / "b" / "two.HTML").write_text("x")
+    (tmp_path / "a" / "b" / "skip.csv").write_text("x")
+    files, missing = find_article_files([tmp_path / "a", tmp_path / "nope"])
+    assert files == [
+        tmp_path / "a" / "b" / "two.HTML",
+        tmp_path / "a" / "one.txt",
+    ]  # sorted by path
+    assert missing == [f"{tmp_path / 'nope'}: no such file or folder"]

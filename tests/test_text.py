@@ -1,0 +1,93 @@
+import pytest
+
+from qa.text import SpacySplitter, make_chunks, merge_fragments, to_sentences
+
+
+def split(splitter: SpacySplitter, text: str) -> list[str]:
+    return [s.text for s in to_sentences("a", text, splitter.split([text])[0])]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "On Aug. 20, U.S. President Donald Trump confirmed that the U.S.-led coalition forces "
+        "will rapidly withdraw from Iraq within three years.",
+        "Iraq says int'l coalition forces are still needed, Mr. Smith said on Oct. 11.",
+        "The economy grew 3.5 percent, to $1.2 trillion, the U.S. Commerce Department said.",
+        'He said "We will go. Now." and left.',
+        "“The coalition is still here. It works with us,” the spokesman said.",
+    ],
+)
+def test_abbreviations_decimals_and_quotes_stay_in_one_sentence(
+    splitter: SpacySplitter, sentence: str
+) -> None:
+    text = f"{sentence} The next sentence follows here."
+    assert split(splitter, text) == [sentence, "The next sentence follows here."]
+
+
+def test_offsets_point_into_the_text_and_paragraphs_break_sentences(
+    splitter: SpacySplitter,
+) -> None:
+    text = "First paragraph ends without a stop\n\nSecond one. Third one here."
+    spans = splitter.split([text])[0]
+    sentences = to_sentences("a", text, spans)
+    assert [s.text for s in sentences] == [
+        "First paragraph ends without a stop",
+        "Second one.",
+        "Third one here.",
+    ]
+    for sentence in sentences:
+        assert text[sentence.start : sentence.end] == sentence.text
+
+
+def test_entities_are_kept_by_article_offsets(splitter: SpacySplitter) -> None:
+    text = (
+        "Filler sentence here.\n\nOn Aug. 20, the forces said they will leave within three years."
+    )
+    sentence = to_sentences("a", text, splitter.split([text])[0])[1]
+    dates = {text[e.start : e.end] for e in sentence.entities if e.label == "DATE"}
+    assert {"Aug. 20", "three years"} <= dates
+
+
+def test_merge_fragments_joins_open_quotes_and_lowercase_continuations() -> None:
+    text = 'He said "We go. Now." and left. Done.'
+    spans = [(0, 15), (16, 21), (22, 31), (32, 37)]
+    assert merge_fragments(text, spans) == [(0, 31), (32, 37)]
+
+
+def sentences_of(count: int) -> tuple[str, list]:
+    from qa.types import Sentence
+
+    parts, sentences, position = [], [], 0
+    for i in range(count):
+        words = f"Sentence number {i}."
+        sentences.append(Sentence("a", i, position, position + len(words), words))
+        parts.append(words)
+        position += len(words) + 1
+    return " ".join(parts), sentences
+
+
+@pytest.mark.parametrize(
+    ("count", "size", "overlap"), [(1, 4, 1), (4, 4, 1), (5, 4, 1), (10, 3, 2), (7, 2, 0)]
+)
+def test_chunks_are_overlapping_sentence_windows_with_exact_text(
+    count: int, size: int, overlap: int
+) -> None:
+    text, sentences = sentences_of(count)
+    chunks = make_chunks(sentences, text, size, overlap)
+    covered = set()
+    for previous, chunk in zip([None, *chunks], chunks, strict=False):
+        assert chunk.last_sentence - chunk.first_sentence + 1 <= size
+        first, last = sentences[chunk.first_sentence], sentences[chunk.last_sentence]
+        assert chunk.text == text[first.start : last.end]
+        if previous is not None:
+            assert previous.last_sentence - chunk.first_sentence + 1 == overlap
+        covered.update(range(chunk.first_sentence, chunk.last_sentence + 1))
+    assert covered == set(range(count))
+    assert [c.position for c in chunks] == list(range(len(chunks)))
+
+
+def test_chunking_rejects_overlap_not_smaller_than_window() -> None:
+    text, sentences = sentences_of(3)
+    with pytest.raises(ValueError, match="overlap"):
+        make_chunks(sentences, text, 2, 2)
