@@ -19,7 +19,7 @@ from pathlib import Path
 
 from qa.embed import Embedder
 from qa.store import ArticleRecord, SQLiteArticleStore
-from qa.vectors import FaissVectorIndex
+from qa.vectors import FaissVectorIndex, VectorIndexError
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -130,14 +130,20 @@ class Index:
             if generation == self._generation:
                 return
             path = self._faiss_path(generation)
-            if path.exists():
+            try:
                 self._vectors = FaissVectorIndex.load(path, self.manifest.dimension)
-            else:
-                vectors = FaissVectorIndex(self.manifest.dimension)
-                ids, matrix = self.store.chunk_vectors()
-                vectors.add(ids.tolist(), matrix)
-                self._vectors = vectors
+            except VectorIndexError:
+                if path.exists():
+                    raise  # corrupt, not merely absent: say so rather than hide it
+                self._vectors = self._rebuild()
             self._generation = generation
+
+    def _rebuild(self) -> FaissVectorIndex:
+        """Vectors from the store: after a crash, or when another process wrote."""
+        vectors = FaissVectorIndex(self.manifest.dimension)
+        ids, matrix = self.store.chunk_vectors()
+        vectors.add(ids.tolist(), matrix)
+        return vectors
 
     def persist(self) -> None:
         """Save the vector file for the current generation and remove older ones."""
