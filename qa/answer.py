@@ -37,11 +37,15 @@ STOPWORDS = frozenset(
 _ANSWER_TYPES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = (
     (re.compile(r"\bhow (long|soon|often)\b", re.I), frozenset({"DATE", "TIME"})),
     (
-        re.compile(r"\b(when|what (year|years|date|day|month|time|century|decade)|since when)\b", re.I),
+        re.compile(
+            r"\b(when|what (year|years|date|day|month|time|century|decade)|since when)\b", re.I
+        ),
         frozenset({"DATE", "TIME"}),
     ),
-    (re.compile(r"\bhow (many|much)\b|\bwhat (number|amount)\b", re.I),
-     frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"})),
+    (
+        re.compile(r"\bhow (many|much)\b|\bwhat (number|amount)\b", re.I),
+        frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"}),
+    ),
     (re.compile(r"\bwhat percent(age)?\b", re.I), frozenset({"PERCENT"})),
     (re.compile(r"\b(who|whom|whose)\b", re.I), frozenset({"PERSON", "ORG", "NORP"})),
     (re.compile(r"\bwhere\b", re.I), frozenset({"GPE", "LOC", "FAC"})),
@@ -165,7 +169,11 @@ def extract_short_answer(question: str, article: Article, sentence: Sentence) ->
         return (1 if repeats_question else 0, nearest)
 
     entity = min(candidates, key=distance)
-    start = _with_preposition(article.text, entity.start) if entity.label in {"DATE", "TIME"} else entity.start
+    start = (
+        _with_preposition(article.text, entity.start)
+        if entity.label in {"DATE", "TIME"}
+        else entity.start
+    )
     return article.text[start : entity.end]
 
 
@@ -195,4 +203,6 @@ class SentenceAnswerer:
         if top_confidence < self.min_confidence:
             return Answer(question, False, None, round(top_confidence, 4), citations)
         short = extract_short_answer(question, top.article, top.sentence)
-        return Answer(question, True, short or top.sentence.text, round(top_confidence, 4), citations)
+        return Answer(
+            question, True, short or top.sentence.text, round(top_confidence, 4), citations
+        )

@@ -48,6 +48,7 @@ class AnswerSettings:
 @dataclass(frozen=True)
 class IngestSettings:
     max_file_bytes: int = 20_000_000
+    batch_articles: int = 64
 
 
 @dataclass(frozen=True)

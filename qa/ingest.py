@@ -20,10 +20,6 @@ from qa.store import ArticleRecord
 from qa.text import Splitter, make_chunks, to_sentences
 from qa.types import Article, Chunk
 
-# Articles embedded and committed together: large enough to batch the model well, small enough
-# that a crash loses little.
-DEFAULT_BATCH_ARTICLES = 64
-
 
 @dataclass
 class IngestReport:
@@ -50,8 +46,9 @@ class Ingester:
         index: Index,
         embedder: Embedder,
         splitter: Splitter,
-        batch_articles: int = DEFAULT_BATCH_ARTICLES,
+        batch_articles: int,
     ) -> None:
+        """`batch_articles`: articles embedded and committed together (ingest.batch_articles)."""
         self.index = index
         self.embedder = embedder
         self.splitter = splitter

@@ -20,4 +20,7 @@ class DenseRetriever:
         self.index = index
 
     def retrieve(self, question: str, query_vector: Vectors, k: int) -> list[RetrievedChunk]:
-        return [RetrievedChunk(chunk_id, score) for chunk_id, score in self.index.search(query_vector, k)]
+        return [
+            RetrievedChunk(chunk_id, score)
+            for chunk_id, score in self.index.search(query_vector, k)
+        ]

@@ -23,7 +23,12 @@ class Components:
     pipeline: Pipeline
 
     def ingester(self, splitter: Splitter | None = None) -> Ingester:
-        return Ingester(self.index, self.embedder, splitter or SpacySplitter())
+        return Ingester(
+            self.index,
+            self.embedder,
+            splitter or SpacySplitter(),
+            self.settings.ingest.batch_articles,
+        )
 
     def close(self) -> None:
         self.index.close()

@@ -32,7 +32,7 @@ def test_reingesting_the_same_article_changes_nothing(
     tmp_path: Path, splitter: SpacySplitter
 ) -> None:
     index = open_index(tmp_path)
-    ingester = Ingester(index, EMBEDDER, splitter)
+    ingester = Ingester(index, EMBEDDER, splitter, 8)
     first = ingester.ingest_articles([article(None, STORY)])
     generation = index.store.generation
     second = ingester.ingest_articles([article(None, STORY)])
@@ -46,7 +46,7 @@ def test_changed_version_with_same_id_replaces_the_old(
     tmp_path: Path, splitter: SpacySplitter
 ) -> None:
     index = open_index(tmp_path)
-    ingester = Ingester(index, EMBEDDER, splitter)
+    ingester = Ingester(index, EMBEDDER, splitter, 8)
     ingester.ingest_articles([article("dam", STORY)])
     report = ingester.ingest_articles(
         [article("dam", "The dam was delayed again. Officials gave no date.")]
@@ -64,7 +64,7 @@ def test_index_survives_reopening_in_a_new_process_state(
     tmp_path: Path, splitter: SpacySplitter
 ) -> None:
     index = open_index(tmp_path)
-    Ingester(index, EMBEDDER, splitter).ingest_articles([article("dam", STORY)])
+    Ingester(index, EMBEDDER, splitter, 8).ingest_articles([article("dam", STORY)])
     index.close()
     reopened = open_index(tmp_path, create=False)
     assert reopened.store.count() == 1
@@ -77,7 +77,7 @@ def test_missing_vector_file_is_rebuilt_from_the_store(
 ) -> None:
     """A crash between the store commit and the vector file write loses nothing."""
     index = open_index(tmp_path)
-    Ingester(index, EMBEDDER, splitter).ingest_articles([article("dam", STORY)])
+    Ingester(index, EMBEDDER, splitter, 8).ingest_articles([article("dam", STORY)])
     index.close()
     for path in tmp_path.glob("chunks.*.faiss"):
         path.unlink()
@@ -89,7 +89,7 @@ def test_missing_vector_file_is_rebuilt_from_the_store(
 
 def test_delete_removes_article_and_vectors(tmp_path: Path, splitter: SpacySplitter) -> None:
     index = open_index(tmp_path)
-    Ingester(index, EMBEDDER, splitter).ingest_articles(
+    Ingester(index, EMBEDDER, splitter, 8).ingest_articles(
         [article("dam", STORY), article("b", "Other news here.")]
     )
     index.delete("dam")
@@ -114,7 +114,7 @@ def test_opening_an_empty_folder_says_to_ingest_first(tmp_path: Path) -> None:
 
 def test_corrupt_files_are_named(tmp_path: Path, splitter: SpacySplitter) -> None:
     index = open_index(tmp_path)
-    Ingester(index, EMBEDDER, splitter).ingest_articles([article("dam", STORY)])
+    Ingester(index, EMBEDDER, splitter, 8).ingest_articles([article("dam", STORY)])
     index.close()
     [vector_file] = tmp_path.glob("chunks.*.faiss")
     vector_file.write_bytes(vector_file.read_bytes()[:40])

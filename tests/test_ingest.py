@@ -20,7 +20,7 @@ def test_bad_files_are_skipped_by_name_and_the_rest_goes_in(
     )
     embedder = HashEmbedder()
     index = Index.open(tmp_path / "index", embedder, 4, 1, create=True)
-    report = Ingester(index, embedder, splitter).ingest_paths(
+    report = Ingester(index, embedder, splitter, 8).ingest_paths(
         [corpus, tmp_path / "absent"], 10**6, False
     )
     assert not report.ok
@@ -37,7 +37,7 @@ def test_every_sentence_and_chunk_offset_points_into_the_stored_text(
 ) -> None:
     embedder = HashEmbedder()
     index = Index.open(tmp_path, embedder, 3, 1, create=True)
-    report = Ingester(index, embedder, splitter).ingest_paths([SEED_ARTICLE], 10**6, False)
+    report = Ingester(index, embedder, splitter, 8).ingest_paths([SEED_ARTICLE], 10**6, False)
     [article_id] = report.added
     article, sentences = index.store.get(article_id)
     assert len(sentences) == 9
