@@ -159,9 +159,11 @@ class SQLiteArticleStore:
             self._connection.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
+        """IMMEDIATE for writes; DEFERRED gives a read several SELECTs can share: one snapshot,
+        even while another process commits."""
         with self._lock:
-            self._connection.execute("BEGIN IMMEDIATE")
+            self._connection.execute(f"BEGIN {mode}")
             try:
                 yield self._connection
             except BaseException:
@@ -292,7 +294,7 @@ class SQLiteArticleStore:
             return int(self._connection.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
 
     def get(self, article_id: str) -> tuple[Article, list[Sentence]]:
-        with self._lock:
+        with self._transaction("DEFERRED"):
             row = self._connection.execute(
                 "SELECT * FROM articles WHERE id = ?", (article_id,)
             ).fetchone()
@@ -348,7 +350,7 @@ class SQLiteArticleStore:
         """The chunks with these ids (unknown ids are skipped: they were deleted meanwhile)."""
         found: list[StoredChunk] = []
         articles: dict[str, Article] = {}
-        with self._lock:
+        with self._transaction("DEFERRED"):
             for chunk_id in chunk_ids:
                 row = self._connection.execute(
                     "SELECT * FROM chunks WHERE id = ?", (int(chunk_id),)
