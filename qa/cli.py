@@ -109,6 +109,24 @@ def ingest(
         context.exit(1)
 
 
+@cli.command()
+@INDEX_OPTION
+@click.pass_context
+def check(context: click.Context, index_dir: Path | None) -> None:
+    """Verify the index folder: store integrity, offsets, vectors matching chunks."""
+    components = _open(context, index_dir)
+    try:
+        problems = components.index.verify()
+        articles, vectors = components.index.store.count(), components.index.vector_count()
+    finally:
+        components.close()
+    for problem in problems:
+        click.echo(f"problem: {problem}", err=True)
+    if problems:
+        context.exit(1)
+    click.echo(f"index OK: {articles} articles, {vectors} chunk vectors")
+
+
 def _print_answer(answer: Answer) -> None:
     if answer.answerable:
         click.echo(click.style(answer.answer or "", bold=True))

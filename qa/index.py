@@ -184,6 +184,19 @@ class Index:
             self._vectors.remove(removed)
             self._generation = self.store.generation
 
+    def verify(self) -> list[str]:
+        """Everything inconsistent between and within store and vectors; empty when sound."""
+        with self._lock:
+            self.refresh()
+            problems = self.store.integrity_problems()
+            chunk_ids, _ = self.store.chunk_vectors()
+            if self._vectors.count() != len(chunk_ids):
+                problems.append(
+                    f"{self._vectors.count()} vectors for {len(chunk_ids)} chunks; delete "
+                    f"{self.folder}/chunks.*.faiss to rebuild them from the store"
+                )
+        return problems
+
     def search(self, query_vector: object, k: int) -> list[tuple[int, float]]:
         import numpy as np
 

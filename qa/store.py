@@ -336,6 +336,31 @@ class SQLiteArticleStore:
             article.id, int(row["position"]), start, end, article.text[start:end], entities
         )
 
+    def integrity_problems(self) -> list[str]:
+        """What is inconsistent in the store (empty when sound): SQLite's own check, articles
+        without sentences or chunks, offsets outside the text, chunks over missing sentences."""
+        queries = {
+            "article with no sentences": "SELECT id FROM articles a WHERE NOT EXISTS "
+            "(SELECT 1 FROM sentences s WHERE s.article_id = a.id)",
+            "article with no chunks": "SELECT id FROM articles a WHERE NOT EXISTS "
+            "(SELECT 1 FROM chunks c WHERE c.article_id = a.id)",
+            "sentence offsets outside the text": "SELECT DISTINCT s.article_id FROM sentences s "
+            'JOIN articles a ON a.id = s.article_id WHERE s.start < 0 OR s."end" <= s.start '
+            'OR s."end" > length(a.text)',
+            "chunk over missing sentences": "SELECT DISTINCT c.article_id FROM chunks c WHERE "
+            "(SELECT COUNT(*) FROM sentences s WHERE s.article_id = c.article_id AND "
+            "s.position BETWEEN c.first_sentence AND c.last_sentence) "
+            "!= c.last_sentence - c.first_sentence + 1",
+        }
+        problems: list[str] = []
+        with self._transaction("DEFERRED") as connection:
+            check = [row[0] for row in connection.execute("PRAGMA integrity_check")]
+            if check != ["ok"]:
+                problems.append(f"{self.path}: SQLite integrity check: {'; '.join(check)}")
+            for problem, query in queries.items():
+                problems.extend(f"{problem}: {row[0]}" for row in connection.execute(query))
+        return problems
+
     def chunk_vectors(self) -> tuple[np.ndarray, Vectors]:
         """All chunk ids and vectors, for rebuilding the vector index."""
         with self._lock:

@@ -138,3 +138,11 @@ def test_persistence_across_processes(seed_index_dir: Path) -> None:
     )
     assert completed.returncode == 0, completed.stderr
     check_seed_answer(json.loads(completed.stdout))
+
+
+def test_check_reports_a_sound_index(
+    seed_index_dir: Path, settings: Settings, embedder: Embedder
+) -> None:
+    result = run(settings, embedder, "check", "--index", str(seed_index_dir))
+    assert result.exit_code == 0, result.output
+    assert "index OK: 1 articles, 3 chunk vectors" in result.output

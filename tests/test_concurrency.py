@@ -74,8 +74,7 @@ def test_asks_during_ingest_and_delete(tmp_path: Path, splitter: SpacySplitter) 
     assert answered[0] > 0
     kept = {f"story-{n}" for n in range(25)} - deleted
     assert {s.id for s in index.store.list_articles(limit=100)} == kept
-    chunk_ids, _ = index.store.chunk_vectors()
-    assert index.vector_count() == len(chunk_ids)
+    assert index.verify() == []
     for article_id in deleted:
         number = int(article_id.split("-")[1])
         answer = pipeline.ask(story(number).text, top_k=10)

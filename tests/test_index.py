@@ -126,3 +126,16 @@ def test_corrupt_files_are_named(tmp_path: Path, splitter: SpacySplitter) -> Non
         leftover.unlink()
     with pytest.raises(StoreError, match="store.sqlite"):
         open_index(tmp_path, create=False)
+
+
+def test_verify_finds_vectors_out_of_step_and_broken_rows(
+    tmp_path: Path, splitter: SpacySplitter
+) -> None:
+    index = open_index(tmp_path)
+    Ingester(index, EMBEDDER, splitter, 8).ingest_articles([article("dam", STORY)])
+    assert index.verify() == []
+    index._vectors.remove([1])  # simulate a vector lost outside the store's knowledge
+    assert any("1 chunks" in p or "vectors for" in p for p in index.verify())
+    connection = index.store._connection
+    connection.execute("DELETE FROM sentences WHERE article_id = 'dam' AND position = 1")
+    assert any(p.startswith("chunk over missing sentences: dam") for p in index.verify())
