@@ -23,6 +23,8 @@ SEED_ARTICLE = REPO / "samples" / "xinhua-2020-10-11-iraq-coalition.txt"
 SEED_QUESTION = "when will coalition forces withdraw?"
 SEED_SENTENCE_START = "On Aug. 20, U.S. President Donald Trump confirmed"
 SEED_SENTENCE_END = "within three years."
+# Wire boilerplate of the seed file that no stored sentence may contain.
+SEED_FURNITURE = ("Source:", "Editor:", "Enditem", "KEY WORDS", "EXPLORE XINHUANET", "0100200707")
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from conftest import SEED_ARTICLE
+from conftest import SEED_ARTICLE, SEED_FURNITURE
 from qa.embed import HashEmbedder
 from qa.index import Index
 from qa.ingest import Ingester
@@ -43,14 +43,7 @@ def test_every_sentence_and_chunk_offset_points_into_the_stored_text(
     assert len(sentences) == 9
     for sentence in sentences:
         assert article.text[sentence.start : sentence.end] == sentence.text
-    for furniture in (
-        "Source:",
-        "Editor:",
-        "Enditem",
-        "KEY WORDS",
-        "EXPLORE XINHUANET",
-        "0100200707",
-    ):
+    for furniture in SEED_FURNITURE:
         assert not any(furniture in s.text for s in sentences)
     ids, _ = index.store.chunk_vectors()
     chunks = index.store.chunks(ids.tolist())

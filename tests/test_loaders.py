@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SEED_ARTICLE
+from conftest import SEED_ARTICLE, SEED_FURNITURE
 from qa.loaders import ArticleError, article_from_html, find_article_files, load_file
 
 LIMIT = 10**6
@@ -16,14 +16,7 @@ def test_seed_text_file_has_headline_metadata_and_no_furniture() -> None:
     assert article.source == "Xinhua"
     assert article.published == dt.date(2020, 10, 11)
     assert article.dateline == "BAGHDAD, Oct. 11"
-    for furniture in (
-        "Source:",
-        "Editor:",
-        "Enditem",
-        "KEY WORDS",
-        "EXPLORE XINHUANET",
-        "0100200707",
-    ):
+    for furniture in SEED_FURNITURE:
         assert furniture not in article.text
     assert article.text.startswith("A spokesman of the Iraqi Joint Operations Command")
 
