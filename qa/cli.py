@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from qa.config import ConfigError, Settings, load_settings
+from qa.database import DatabaseError
 from qa.embed import ModelNotFoundError
 from qa.index import IndexMismatchError
 from qa.pipeline import EmptyQuestionError
@@ -26,6 +27,7 @@ from qa.wiring import Components, open_components
 # Failures a user can act on: printed as one line, never as a traceback.
 USER_ERRORS = (
     ConfigError,
+    DatabaseError,
     FileNotFoundError,
     IndexMismatchError,
     ModelNotFoundError,

@@ -52,6 +52,44 @@ class IngestSettings:
 
 
 @dataclass(frozen=True)
+class StoreSettings:
+    url: str = "sqlite"
+
+
+@dataclass(frozen=True)
+class VectorSettings:
+    backend: str = "faiss"
+    faiss_kind: str = "flat"
+    hnsw_neighbors: int = 32
+    hnsw_search_depth: int = 64
+    ivf_probes: int = 16
+    ivf_min_train_vectors: int = 10_000
+    milvus_uri: str = ""
+    milvus_token: str = ""
+    milvus_collection: str = "qa_chunks"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """`qa serve` and the HTTP API. An empty `api_token` disables the write endpoints; an
+    empty `rate_limit` (flask-limiter syntax, per client address) disables rate limiting; an
+    empty `web_dir` means the `web/` folder beside the `qa` package."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    threads: int = 4
+    max_question_chars: int = 1000
+    max_top_k: int = 50
+    max_body_bytes: int = 5_000_000
+    conversation_ttl_seconds: int = 1800
+    max_conversations: int = 10000
+    api_token: str = ""
+    protect_ask: bool = False
+    rate_limit: str = "120/minute"
+    web_dir: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     index_dir: Path = Path("embeddings")
     embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
@@ -59,6 +97,9 @@ class Settings:
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     answer: AnswerSettings = field(default_factory=AnswerSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    vectors: VectorSettings = field(default_factory=VectorSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
 
     def with_overrides(self, **changes: Any) -> Settings:
         """Return a copy with top-level fields replaced; `None` values are ignored."""
@@ -71,6 +112,9 @@ _SECTIONS: dict[str, type[Any]] = {
     "retrieval": RetrievalSettings,
     "answer": AnswerSettings,
     "ingest": IngestSettings,
+    "store": StoreSettings,
+    "vectors": VectorSettings,
+    "server": ServerSettings,
 }
 
 

@@ -1,11 +1,12 @@
-"""The index folder: a manifest of how it was built, the SQLite store, the FAISS file.
+"""The index: an article store and a vector index kept in step, plus the folder's manifest.
 
-Layout of `DIR/`:
+Layout of `DIR/` with the embedded defaults:
 - `manifest.json`: format version, embedding model name and dimension, chunking settings.
-- `store.sqlite`: the source of truth (see `qa.store`).
-- `chunks.<generation>.faiss`: the vector index as of that store generation. When the store has
-  moved on (a crash between commit and save, or another process wrote), the file for the current
-  generation is missing and the vectors are rebuilt from the store.
+- `store.sqlite`: the source of truth (see `qa.store`); or a PostgreSQL database (`store.url`).
+- `chunks.<kind>.<generation>.faiss`: the vectors as of that store generation; or a Milvus
+  collection (`vectors.backend`). When the store has moved on (a crash between commit and save,
+  or another process or replica wrote), the vectors are reconciled with the store: what is
+  missing is added from the vectors the store keeps, what is gone is removed.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from qa.embed import Embedder
-from qa.store import ArticleRecord, SQLiteArticleStore
-from qa.vectors import FaissVectorIndex, VectorIndexError
+import numpy as np
+
+from qa.database import Database, DatabaseError, SQLiteDatabase
+from qa.embed import Embedder, Vectors
+from qa.store import ArticleFilter, ArticleRecord, ArticleStore, StoreError
+from qa.vectors import FaissVectorIndex, VectorIndex
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -61,18 +65,24 @@ def read_manifest(folder: Path) -> Manifest | None:
 
 
 class Index:
-    """An opened index folder: store plus in-memory vectors, kept in step with each other.
+    """An opened index: store plus vectors, kept in step with each other.
 
     Thread-safe for one writer and many readers in this process; `refresh()` picks up writes
-    that another process committed.
+    that another process (or replica sharing the store) committed.
     """
 
-    def __init__(self, folder: Path, manifest: Manifest, store: SQLiteArticleStore) -> None:
+    # A filtered search over at most this many chunks scores them exactly from the store's
+    # vectors; above it the vector index searches with an id filter.
+    EXACT_FILTER_LIMIT = 20_000
+
+    def __init__(
+        self, folder: Path, manifest: Manifest, store: ArticleStore, vectors: VectorIndex
+    ) -> None:
         self.folder = folder
         self.manifest = manifest
         self.store = store
+        self.vectors = vectors
         self._lock = threading.RLock()
-        self._vectors = FaissVectorIndex(manifest.dimension)
         self._generation = -1
         self.refresh()
 
@@ -84,11 +94,16 @@ class Index:
         sentences_per_chunk: int,
         overlap: int,
         create: bool = False,
+        open_database: Callable[[], Database] | None = None,
+        open_vectors: Callable[[int], VectorIndex] | None = None,
     ) -> Index:
         """Open (or with `create`, make) the index folder for this embedder.
 
-        Raises FileNotFoundError when the folder holds no index and `create` is false, and
-        IndexMismatchError when it was built with another model or dimension.
+        `open_database` and `open_vectors(dimension)` build the backends (default: SQLite and
+        FAISS files in the folder); they are called only once the folder is known to be right.
+        Raises FileNotFoundError when the folder holds no index and `create` is false,
+        IndexMismatchError when it was built with another model or dimension, and
+        `qa.store.StoreError` when the store is unreadable or holds another model's vectors.
         """
         manifest = read_manifest(folder)
         wanted = Manifest(
@@ -114,95 +129,131 @@ class Index:
                 f"(dimension {embedder.dimension}). Set embedding.model back to "
                 f"'{manifest.model}', or rebuild: ingest your articles into a new --index folder."
             )
-        store = SQLiteArticleStore(folder / STORE, manifest.dimension)
-        return cls(folder, manifest, store)
+        try:
+            database = open_database() if open_database else SQLiteDatabase(folder / STORE)
+        except DatabaseError as error:
+            raise StoreError.unreadable(error) from error
+        store = ArticleStore(database, manifest.dimension, manifest.model)
+        try:
+            if open_vectors is None:
+                vectors: VectorIndex = FaissVectorIndex(folder, manifest.dimension)
+            else:
+                vectors = open_vectors(manifest.dimension)
+            return cls(folder, manifest, store, vectors)
+        except BaseException:
+            store.close()
+            raise
 
     def close(self) -> None:
         self.store.close()
+        close_vectors = getattr(self.vectors, "close", None)
+        if close_vectors is not None:
+            close_vectors()
 
-    def _faiss_path(self, generation: int) -> Path:
-        return self.folder / f"chunks.{generation}.faiss"
+    @property
+    def generation(self) -> int:
+        """The store generation the vectors reflect (-1 before the first refresh)."""
+        return self._generation
 
     def refresh(self) -> None:
-        """Bring the in-memory vectors up to the store's generation (load or rebuild)."""
-        generation = self.store.generation
+        """Bring the vectors up to the store's generation: load the saved state for it, or
+        reconcile with the store."""
         with self._lock:
+            generation = self.store.generation
             if generation == self._generation:
                 return
-            path = self._faiss_path(generation)
-            try:
-                self._vectors = FaissVectorIndex.load(path, self.manifest.dimension)
-            except VectorIndexError:
-                if path.exists():
-                    raise  # corrupt, not merely absent: say so rather than hide it
-                self._vectors = self._rebuild()
+            if not self.vectors.load(generation):
+                self._reconcile()
+                if self.vectors.save_after_each_write:
+                    self.vectors.save(generation)
             self._generation = generation
 
-    def _rebuild(self) -> FaissVectorIndex:
-        """Vectors from the store: after a crash, or when another process wrote."""
-        vectors = FaissVectorIndex(self.manifest.dimension)
-        ids, matrix = self.store.chunk_vectors()
-        vectors.add(ids.tolist(), matrix)
-        return vectors
+    def _reconcile(self) -> None:
+        """Add the store's chunks the vectors lack, remove the ones the store no longer has."""
+        wanted = set(self.store.chunk_ids())
+        present = self.vectors.ids()
+        self.vectors.remove(sorted(present - wanted))
+        missing = sorted(wanted - present)
+        if missing:
+            ids, matrix = self.store.chunk_vectors(missing)
+            self.vectors.add(ids.tolist(), matrix)
 
     def persist(self) -> None:
-        """Save the vector file for the current generation and remove older ones."""
+        """Save the vectors for the current generation (and drop older saved states)."""
         with self._lock:
             self.refresh()
-            path = self._faiss_path(self._generation)
-            if not path.exists():
-                self._vectors.save(path)
-            for old in self.folder.glob("chunks.*.faiss"):
-                if old != path:
-                    old.unlink(missing_ok=True)
+            self.vectors.save(self._generation)
+
+    def _follow(
+        self, expected: int, removed: Sequence[int], added: Sequence[int], matrix: Vectors
+    ) -> None:
+        """Apply one committed write of ours to the vectors, or reconcile if others wrote too."""
+        generation = self.store.generation
+        if expected != self._generation or generation != expected + 1:
+            self.refresh()
+            return
+        self.vectors.remove(removed)
+        self.vectors.add(added, matrix)
+        if self.vectors.save_after_each_write:
+            self.vectors.save(generation)
+        self._generation = generation
 
     def write(self, records: Sequence[ArticleRecord]) -> None:
-        """Commit records to the store, then update the in-memory vectors to match."""
-        import numpy as np
-
+        """Commit records to the store, then update the vectors to match."""
         with self._lock:
             expected = self.store.generation
             added, removed = self.store.write(records)
-            if expected != self._generation:
-                self._generation = -1  # another process wrote meanwhile: rebuild on refresh
-                self.refresh()
-                return
-            self._vectors.remove(removed)
-            if added:
-                self._vectors.add(added, np.concatenate([r.chunk_vectors for r in records]))
-            self._generation = self.store.generation
+            matrix = (
+                np.concatenate([r.chunk_vectors for r in records])
+                if added
+                else np.zeros((0, self.manifest.dimension), dtype=np.float32)
+            )
+            self._follow(expected, removed, added, matrix)
 
     def delete(self, article_id: str) -> None:
         """Remove an article from store and vectors at once (raises ArticleNotFoundError)."""
         with self._lock:
             expected = self.store.generation
             removed = self.store.delete(article_id)
-            if expected != self._generation:
-                self._generation = -1
-                self.refresh()
-                return
-            self._vectors.remove(removed)
-            self._generation = self.store.generation
+            empty = np.zeros((0, self.manifest.dimension), dtype=np.float32)
+            self._follow(expected, removed, [], empty)
 
     def verify(self) -> list[str]:
         """Everything inconsistent between and within store and vectors; empty when sound."""
         with self._lock:
             self.refresh()
             problems = self.store.integrity_problems()
-            chunk_ids, _ = self.store.chunk_vectors()
-            if self._vectors.count() != len(chunk_ids):
+            chunk_ids = set(self.store.chunk_ids())
+            vector_ids = self.vectors.ids()
+            if vector_ids != chunk_ids:
                 problems.append(
-                    f"{self._vectors.count()} vectors for {len(chunk_ids)} chunks; delete "
-                    f"{self.folder}/chunks.*.faiss to rebuild them from the store"
+                    f"{len(vector_ids)} vectors for {len(chunk_ids)} chunks "
+                    f"({len(chunk_ids - vector_ids)} missing, {len(vector_ids - chunk_ids)} "
+                    f"extra); delete {self.folder}/chunks.*.faiss (or the Milvus collection) to "
+                    "rebuild the vectors from the store"
                 )
         return problems
 
-    def search(self, query_vector: object, k: int) -> list[tuple[int, float]]:
-        import numpy as np
-
-        with self._lock:
-            return self._vectors.search(np.asarray(query_vector, dtype=np.float32), k)
+    def search(
+        self, query_vector: Vectors, k: int, where: ArticleFilter | None = None
+    ) -> list[tuple[int, float]]:
+        """The k chunks nearest the query, best first, among those of articles matching
+        `where` (all when None)."""
+        query = np.asarray(query_vector, dtype=np.float32).reshape(-1)
+        if where is None:
+            with self._lock:
+                return self.vectors.search(query, k)
+        chunk_ids = self.store.chunk_ids(where)
+        if not chunk_ids:
+            return []
+        if len(chunk_ids) > self.EXACT_FILTER_LIMIT:
+            with self._lock:
+                return self.vectors.search(query, k, chunk_ids=chunk_ids)
+        ids, matrix = self.store.chunk_vectors(chunk_ids)
+        scores = matrix @ query
+        best = np.argsort(-scores, kind="stable")[:k]
+        return [(int(ids[i]), float(scores[i])) for i in best]
 
     def vector_count(self) -> int:
         with self._lock:
-            return self._vectors.count()
+            return self.vectors.count()

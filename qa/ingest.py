@@ -17,8 +17,8 @@ from qa.embed import Embedder
 from qa.index import Index
 from qa.loaders import ArticleError, find_article_files, load_file
 from qa.store import ArticleRecord
-from qa.text import Splitter, make_chunks, to_sentences
-from qa.types import Article, Chunk
+from qa.text import Splitter, chunk_passage, make_chunks, to_sentences
+from qa.types import Article
 
 
 @dataclass
@@ -33,11 +33,6 @@ class IngestReport:
     @property
     def ok(self) -> bool:
         return not self.skipped
-
-
-def chunk_passage(article: Article, chunk: Chunk) -> str:
-    """The text embedded (and keyword-indexed) for a chunk: the headline gives it context."""
-    return f"{article.title}\n{chunk.text}"
 
 
 class Ingester:

