@@ -118,7 +118,6 @@ class PostgresDatabase:
 
         self.name = redact_password(url)
         self._lock = threading.RLock()
-        self._in_transaction = False
         try:
             self._connection = psycopg.connect(url, autocommit=True, row_factory=dict_row)
         except psycopg.Error as error:
@@ -139,8 +138,13 @@ class PostgresDatabase:
                 raise DatabaseError(f"{self.name}: {error}") from error
 
     def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        import psycopg
+
         with self._lock, self._connection.cursor() as cursor:
-            cursor.executemany(self._portable(sql), rows)
+            try:
+                cursor.executemany(self._portable(sql), rows)
+            except psycopg.Error as error:
+                raise DatabaseError(f"{self.name}: {error}") from error
 
     @contextmanager
     def transaction(self, write: bool) -> Iterator[None]:

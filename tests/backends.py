@@ -1,0 +1,67 @@
+"""The store and vector backend combinations every backend test runs against, as settings.
+
+PostgreSQL needs a server: `QA_TEST_POSTGRES_DSN` names a database the tests may create schemas
+in (`bash scripts/postgres` starts one and prints its DSN). Without it the PostgreSQL cases are
+skipped on a developer machine and fail under CI (`CI` set), so a missing server cannot pass
+unnoticed. Milvus runs embedded (Milvus Lite, a local file), so it always runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from qa.config import Settings
+
+BACKENDS = ["sqlite+faiss", "sqlite+milvus", "postgres+faiss", "postgres+milvus"]
+
+
+def postgres_dsn() -> str:
+    dsn = os.environ.get("QA_TEST_POSTGRES_DSN", "")
+    if not dsn:
+        message = "QA_TEST_POSTGRES_DSN is not set (bash scripts/postgres prints one)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return dsn
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A DSN whose connections use a fresh, private schema, dropped afterwards."""
+    import psycopg
+
+    dsn = postgres_dsn()
+    schema = f"qa_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in dsn else "?"
+    try:
+        yield f"{dsn}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@contextmanager
+def backend_settings(settings: Settings, backend: str, folder: Path) -> Iterator[Settings]:
+    """`settings` pointed at this backend combination, with its data under `folder`."""
+    store_kind, vector_kind = backend.split("+")
+    vectors = dataclasses.replace(
+        settings.vectors,
+        backend=vector_kind,
+        milvus_uri=str(folder / "milvus.db") if vector_kind == "milvus" else "",
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    if store_kind == "postgres":
+        with postgres_schema() as dsn:
+            store = dataclasses.replace(settings.store, url=dsn)
+            yield dataclasses.replace(settings, store=store, vectors=vectors)
+    else:
+        yield dataclasses.replace(settings, vectors=vectors)
