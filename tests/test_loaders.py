@@ -108,6 +108,8 @@ def test_html_main_text_metadata_and_no_script() -> None:
     <p>The new dam opened on Monday after a decade of construction, officials said.</p>
     <p>It will supply power to two million homes by 2025, the ministry said in a statement.</p>
     <p onclick="steal()">Critics said the project cost $4.5 billion more than planned.</p>
+    <iframe src="https://ads.example/frame"></iframe><img src=x onerror="pwn()">
+    <script>document.write("injected")</script>
     </article><footer>Copyright 2022</footer></body></html>"""
     article = article_from_html(html, "page.html")
     assert article.title == "Dam opens after years of delay"
@@ -115,7 +117,9 @@ def test_html_main_text_metadata_and_no_script() -> None:
     assert article.published == dt.date(2022, 3, 14)
     assert "The new dam opened on Monday" in article.text
     assert "two million homes" in article.text
-    for junk in ("tracking", "evil", "steal", "Home | World", "<p"):
+    for junk in ("tracking", "evil", "steal", "Home | World", "<p", "iframe", "ads.example"):
+        assert junk not in article.text
+    for junk in ("onerror", "pwn", "injected", "<img", "<script"):
         assert junk not in article.text
 
 
