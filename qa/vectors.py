@@ -114,7 +114,11 @@ class FaissVectorIndex:
             return index
         if self.kind.startswith("ivf") and len(training) >= self.min_train_vectors:
             lists = max(1, int(4 * math.sqrt(len(training))))
-            encoding = {"ivf_flat": "Flat", "ivf_sq8": "SQ8", "ivf_pq": f"PQ{self.dimension // 8}"}
+            # 8-bit PQ codebooks want ~39 training points per centroid (256 of them); with
+            # fewer, 4-bit codebooks train in a fraction of the time and fit as well.
+            bits = 8 if len(training) >= 39 * 256 else 4
+            product = f"PQ{self.dimension // 8}x{bits}"
+            encoding = {"ivf_flat": "Flat", "ivf_sq8": "SQ8", "ivf_pq": product}
             index = faiss.index_factory(
                 self.dimension, f"IVF{lists},{encoding[self.kind]}", faiss.METRIC_INNER_PRODUCT
             )
@@ -128,32 +132,46 @@ class FaissVectorIndex:
     def _is_ivf(self) -> bool:
         return not hasattr(self._index, "id_map")
 
-    def rebuild(self, ids: Sequence[int], vectors: Vectors) -> None:
-        """Start over with exactly these vectors (trains IVF kinds on them)."""
-        self._index = self._new_index(vectors)
-        self.add(ids, vectors)
+    def _is_flat(self) -> bool:
+        """True while the index is still the exact one every kind starts as."""
+        faiss = _faiss()
+        return not self._is_ivf() and isinstance(
+            faiss.downcast_index(self._index.index), faiss.IndexFlat
+        )
+
+    def _contents(self) -> tuple[list[int], Vectors]:
+        """Ids and vectors held by a flat or HNSW index (IVF kinds do not keep them whole)."""
+        faiss = _faiss()
+        ids = [int(i) for i in faiss.vector_to_array(self._index.id_map)]
+        inner = faiss.downcast_index(self._index.index)
+        vectors = inner.reconstruct_n(0, inner.ntotal) if ids else np.zeros((0, self.dimension))
+        return ids, np.asarray(vectors, dtype=np.float32)
 
     def add(self, ids: Sequence[int], vectors: Vectors) -> None:
+        """Add vectors; the first add builds an HNSW graph, and an IVF kind is trained (on
+        everything held so far) once `min_train_vectors` are reached, until then staying exact."""
         if len(ids) == 0:
             return
-        if self.kind != "flat" and self.count() == 0 and not self._is_ivf():
-            self._index = self._new_index(vectors)  # first vectors: build the configured kind
-        self._index.add_with_ids(
-            np.ascontiguousarray(vectors, dtype=np.float32), _id_array(list(ids))
-        )
+        all_ids = [int(i) for i in ids]
+        matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+        if self.kind != "flat" and self._is_flat():
+            if self.kind == "hnsw" or self.count() + len(all_ids) >= self.min_train_vectors:
+                held_ids, held = self._contents()
+                all_ids = held_ids + all_ids
+                matrix = np.ascontiguousarray(np.vstack([held, matrix]))
+                self._index = self._new_index(matrix)
+        self._index.add_with_ids(matrix, _id_array(all_ids))
 
     def remove(self, ids: Sequence[int]) -> None:
         if len(ids) == 0:
             return
-        if self.kind == "hnsw" and not self._is_ivf():
+        if self.kind == "hnsw" and not self._is_flat():
             # HNSW graphs cannot drop nodes: rebuild from the vectors that stay.
-            keep = sorted(self.ids() - {int(i) for i in ids})
-            if not keep:
-                self._index = self._new_flat()
-                return
-            vectors = np.vstack([self._index.reconstruct(i) for i in keep])
-            self._index = self._new_index(vectors)
-            self.add(keep, vectors)
+            gone = {int(i) for i in ids}
+            held_ids, held = self._contents()
+            keep = [n for n, i in enumerate(held_ids) if i not in gone]
+            self._index = self._new_flat()
+            self.add([held_ids[n] for n in keep], held[keep])
             return
         self._index.remove_ids(_id_array(list(ids)))
 
