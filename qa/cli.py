@@ -1,4 +1,4 @@
-"""Command line: `qa ingest`, `qa ask`.
+"""Command line: `qa ingest`, `qa ask`, `qa check`, `qa serve`.
 
 Exit status: 0 success; 1 the command ran but something was skipped or failed (named on
 stderr); 2 a usage error.
@@ -179,6 +179,71 @@ def ask(
         click.echo(json.dumps(answer_to_json(answer), ensure_ascii=False))
     else:
         _print_answer(answer)
+
+
+@cli.command()
+@INDEX_OPTION
+@click.option("--host", default=None, help="Address to listen on (default: server.host).")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=None, help="Port (default: server.port)."
+)
+@click.option(
+    "--threads", type=click.IntRange(1, 256), default=None, help="Worker threads (server.threads)."
+)
+@click.pass_context
+def serve(
+    context: click.Context,
+    index_dir: Path | None,
+    host: str | None,
+    port: int | None,
+    threads: int | None,
+) -> None:
+    """Serve the chat page and the JSON API with waitress."""
+    import waitress
+
+    from qa.app import create_app
+    from qa.text import SpacySplitter
+
+    server = _settings(context).server
+    components = _open(context, index_dir)
+    splitter = SpacySplitter()
+    splitter.warm_up()
+    app = create_app(components, splitter=splitter)
+    host, port = host or server.host, server.port if port is None else port
+    click.echo(f"serving {components.index.store.count()} articles at http://{host}:{port}/")
+    if not server.api_token:
+        click.echo("no server.api_token set: adding and deleting articles is disabled", err=True)
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads or server.threads)
+    finally:
+        components.close()
+
+
+@cli.command("eval")
+@click.argument("dataset", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N questions.")
+@click.option(
+    "--baselines", is_flag=True, help="Also measure dense-only and BM25-only nearest sentence."
+)
+@click.pass_context
+def evaluate_command(
+    context: click.Context, dataset: Path, as_json: bool, limit: int | None, baselines: bool
+) -> None:
+    """Score answers on a SQuAD 2.0 file, indexed into a temporary folder (see README)."""
+    from qa.evaluate import evaluate, format_table
+    from qa.squad import SquadFormatError, load_squad
+    from qa.text import SpacySplitter
+    from qa.wiring import make_embedder
+
+    settings = _settings(context)
+    try:
+        data = load_squad(dataset).limited(limit)
+    except (SquadFormatError, ValueError) as error:
+        raise click.ClickException(str(error)) from error
+    embedder = context.obj.get("embedder") or make_embedder(settings)
+    result = evaluate(data, settings, embedder, SpacySplitter(), baselines=baselines)
+    click.echo(json.dumps(result) if as_json else format_table(result))
 
 
 def main(argv: list[str] | None = None) -> Any:

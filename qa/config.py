@@ -37,6 +37,10 @@ class ChunkingSettings:
 @dataclass(frozen=True)
 class RetrievalSettings:
     candidate_chunks: int = 20
+    # "hybrid" (dense + BM25 fused by reciprocal rank fusion), "dense" or "bm25".
+    mode: str = "hybrid"
+    rrf_k: float = 60.0
+    fusion_depth: int = 40
 
 
 @dataclass(frozen=True)

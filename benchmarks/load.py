@@ -1,0 +1,157 @@
+"""Load test: `qa serve` (waitress) on 127.0.0.1 driven by wrk at 16 concurrent clients.
+
+    python benchmarks/load.py ../shared/data/squad2-dev-a.json [--seconds 60] [--clients 16]
+
+Builds a temporary index of the demo corpus (samples/) plus every paragraph of the SQuAD file,
+starts the server on a free loopback port with rate limiting off (one client address would
+otherwise be throttled by design), and has wrk (Debian package `wrk`) POST /api/ask with the
+file's questions in turn for a bounded time. Prints requests/s, latency p50/p95/p99 and the
+error count (connection errors, timeouts and non-2xx responses), which must be 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from qa.squad import load_squad
+
+REPO = Path(__file__).resolve().parent.parent
+
+# wrk calls request() for every request and done() once; the bodies are set up in init().
+WRK_SCRIPT = """
+local bodies = {%s}
+local counter = 0
+request = function()
+  counter = counter + 1
+  local body = bodies[(counter %% #bodies) + 1]
+  return wrk.format("POST", "/api/ask", {["Content-Type"] = "application/json"}, body)
+end
+done = function(summary, latency, requests)
+  local errors = summary.errors
+  io.write(string.format(
+    "RESULT {\\"requests\\": %%d, \\"seconds\\": %%.3f, \\"p50_ms\\": %%.2f, \\"p95_ms\\": %%.2f, "
+    .. "\\"p99_ms\\": %%.2f, \\"connect_errors\\": %%d, \\"read_errors\\": %%d, "
+    .. "\\"write_errors\\": %%d, \\"timeouts\\": %%d, \\"non_2xx\\": %%d}\\n",
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000,
+    latency:percentile(95) / 1000, latency:percentile(99) / 1000, errors.connect, errors.read,
+    errors.write, errors.timeout, errors.status))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def lua_string(text: str) -> str:
+    """A Lua long-bracket literal: no escaping needed as long as the closing bracket is absent."""
+    level = "=" * 3
+    assert f"]{level}]" not in text
+    return f"[{level}[{text}]{level}]"
+
+
+def wait_until_healthy(base: str, server: subprocess.Popen[bytes], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit(f"qa serve exited with status {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    sys.exit(f"qa serve did not answer {base}/healthz within {seconds:.0f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dataset", type=Path)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--server-threads", type=int, default=8)
+    arguments = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    dataset = load_squad(arguments.dataset)
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "QA_SERVER_RATE_LIMIT": ""}
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(temporary)
+        corpus = folder / "squad-paragraphs.jsonl"
+        with corpus.open("w", encoding="utf-8") as handle:
+            for article in dataset.articles:
+                record = {"id": article.id, "title": article.title, "text": article.text}
+                handle.write(json.dumps(record) + "\n")
+        index = folder / "index"
+        subprocess.run(
+            ["qa", "ingest", str(REPO / "samples"), str(corpus), "--index", str(index), "--quiet"],
+            check=True,
+            env=environment,
+        )
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen(
+            [
+                "qa",
+                "serve",
+                "--index",
+                str(index),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--threads",
+                str(arguments.server_threads),
+            ],
+            env=environment,
+        )
+        try:
+            wait_until_healthy(base, server, 120)
+            bodies = [json.dumps({"question": q.question}) for q in dataset.questions]
+            script = folder / "ask.lua"
+            script.write_text(WRK_SCRIPT % ", ".join(lua_string(b) for b in bodies))
+            completed = subprocess.run(
+                [
+                    "wrk",
+                    "-t2",
+                    f"-c{arguments.clients}",
+                    f"-d{arguments.seconds}s",
+                    "--timeout",
+                    "10s",
+                    "-s",
+                    str(script),
+                    base,
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=arguments.seconds + 60,
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    [line] = [x for x in completed.stdout.splitlines() if x.startswith("RESULT ")]
+    result = json.loads(line.removeprefix("RESULT "))
+    errors = sum(result[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts"))
+    result["errors"] = errors + result["non_2xx"]
+    result["requests_per_second"] = round(result["requests"] / result["seconds"], 1)
+    result["clients"] = arguments.clients
+    print(json.dumps(result, indent=2))
+    if result["errors"]:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""The Flask app factory: the chat page, the JSON API, auth and rate limits around them.
+
+The heavy parts (model, index, pipeline) are built once by the caller (`qa serve`, tests) and
+passed in; the app holds no globals, so tests build as many apps as they like.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from flask import Flask, Response, send_from_directory
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from qa.api import STATE_KEY, ServiceState, api, health
+from qa.config import ServerSettings
+from qa.conversations import ConversationStore
+from qa.http_errors import register_error_handlers
+from qa.text import Splitter
+from qa.wiring import Components
+
+# The page's folder in a checkout (also for `pip install -e .`): beside the package, not in it.
+REPO_WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+# The page loads only its own files: even text that slipped past escaping could not run.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def resolve_web_dir(configured: str) -> Path:
+    """`server.web_dir` (or `QA_SERVER_WEB_DIR`) when set, else the checkout's `web/`."""
+    return Path(configured).expanduser().resolve() if configured else REPO_WEB_DIR
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
+
+
+def _add_rate_limit(app: Flask, rate_limit: str) -> None:
+    """Limit /api/* per client address, in process memory; the page and /healthz are free."""
+    if not rate_limit.strip():
+        return
+    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", headers_enabled=True)
+    limiter.limit(rate_limit)(api)
+
+
+def create_app(
+    components: Components,
+    *,
+    server: ServerSettings | None = None,
+    splitter: Splitter | None = None,
+) -> Flask:
+    """Build the app around opened components.
+
+    `server` defaults to `components.settings.server`; `splitter` (a warmed-up one saves
+    loading spaCy again) is used to ingest uploaded articles.
+    """
+    server = server or components.settings.server
+    web_dir = resolve_web_dir(server.web_dir)
+    app = Flask(__name__, static_folder=str(web_dir), static_url_path="/static")
+    app.config["MAX_CONTENT_LENGTH"] = server.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the CLI's key order
+    app.extensions[STATE_KEY] = ServiceState(
+        components=components,
+        server=server,
+        ingester=components.ingester(splitter),
+        conversations=ConversationStore(server.conversation_ttl_seconds, server.max_conversations),
+        write_lock=threading.Lock(),
+    )
+    register_error_handlers(app)
+    _add_rate_limit(app, server.rate_limit)
+    app.register_blueprint(api)
+    app.register_blueprint(health)
+    app.after_request(_security_headers)
+
+    @app.get("/")
+    def page() -> Response:
+        return send_from_directory(web_dir, "index.html")
+
+    return app

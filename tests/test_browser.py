@@ -1,0 +1,199 @@
+"""The chat page in real headless Chromium (Debian's `chromium` and `chromium-driver`), against
+the app served by waitress on 127.0.0.1: ask, read the answer, open the cited sentence; and an
+article full of markup shows as text.
+
+Selenium drives the system chromedriver only (never Selenium Manager, never a downloaded
+browser). Without Chromium the tests skip, except under CI (`CI` set), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import SEED_QUESTION, SEED_SENTENCE_END, SEED_SENTENCE_START
+from qa.app import create_app
+from qa.loaders import article_from_record
+from qa.text import SpacySplitter
+from qa.wiring import Components
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,900",
+)
+WAIT_SECONDS = 30
+
+
+def _require_chromium() -> None:
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    if not missing:
+        return
+    message = f"{', '.join(missing)} missing: run `bash scripts/install --browser`"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    _require_chromium()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(WAIT_SECONDS)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def base_url(seed_components: Components, splitter: SpacySplitter) -> Iterator[str]:
+    """The app on the seed index, served by waitress on a free loopback port."""
+    import waitress
+
+    app = create_app(seed_components, splitter=splitter)
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.task_dispatcher.shutdown()
+    server.close()
+    thread.join(timeout=5)
+
+
+def _wait(driver: Any, condition: Any) -> Any:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, WAIT_SECONDS).until(condition)
+
+
+def _ask(driver: Any, base_url: str, question: str) -> Any:
+    """Load the page, type the question, press Enter; return the answer turn element."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+
+    driver.get(base_url + "/")
+    box = _wait(driver, ec.element_to_be_clickable((By.ID, "question")))
+    box.send_keys(question, Keys.ENTER)
+    return _wait(
+        driver,
+        ec.visibility_of_element_located(
+            (By.CSS_SELECTOR, ".turn.assistant.answered, .turn.assistant.abstained")
+        ),
+    )
+
+
+def _open_citation(driver: Any, turn: Any, rank: int) -> Any:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    turn.find_element(By.CSS_SELECTOR, f'.citation[data-rank="{rank}"]').click()
+    return _wait(
+        driver, ec.visibility_of_element_located((By.CSS_SELECTOR, "#reader-text mark.highlight"))
+    )
+
+
+def _in_view(driver: Any, element: Any) -> bool:
+    """The element lies inside the window and inside the reader's scrolled area."""
+    return bool(
+        driver.execute_script(
+            """
+            const box = arguments[0].getBoundingClientRect();
+            const pane = document.getElementById("reader-body").getBoundingClientRect();
+            return box.height > 0 && box.top >= 0 && box.bottom <= window.innerHeight
+                && box.top >= pane.top && box.bottom <= pane.bottom;
+            """,
+            element,
+        )
+    )
+
+
+def test_ask_read_the_answer_and_open_the_cited_sentence(
+    browser: Any, base_url: str, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    turn = _ask(browser, base_url, SEED_QUESTION)
+    assert "within three years" in turn.find_element(By.CSS_SELECTOR, ".answer strong").text
+    first = turn.find_element(By.CSS_SELECTOR, '.citation[data-rank="1"] .sentence').text
+    assert first.startswith(SEED_SENTENCE_START) and first.endswith(SEED_SENTENCE_END)
+    title = turn.find_element(By.CSS_SELECTOR, '.citation[data-rank="1"] .title').text
+    assert title == "Iraq says int'l coalition forces still needed to fight IS threat"
+    assert "Xinhua" in turn.find_element(By.CSS_SELECTOR, '.citation[data-rank="1"] .meta').text
+
+    highlight = _open_citation(browser, turn, 1)
+    assert highlight.text == first
+    assert _in_view(browser, highlight)
+    assert browser.find_element(By.ID, "reader-title").text == title
+    screenshot = tmp_path / "chat.png"
+    assert browser.save_screenshot(str(screenshot))
+    assert screenshot.stat().st_size > 10_000
+    keep = os.environ.get("QA_SCREENSHOT_COPY")  # lets a person look at it after the run
+    if keep:
+        shutil.copyfile(screenshot, keep)
+
+
+HOSTILE = {
+    "id": "hostile",
+    "title": 'Budget <script>window.__xss = "title"</script> vote',
+    "text": "The town council approved the harbour budget on Monday <script>window.__xss = 1"
+    "</script> after a long debate. A resident wrote <img src=x onerror=\"alert('xss')\"> "
+    "in the comments about the harbour budget vote.",
+}
+
+
+def test_article_markup_is_shown_as_text_and_never_runs(
+    browser: Any,
+    base_url: str,
+    seed_components: Components,
+    splitter: SpacySplitter,
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    article = article_from_record(HOSTILE, "test")
+    assert seed_components.ingester(splitter).ingest_articles([article]).ok
+    turn = _ask(browser, base_url, "when did the town council approve the harbour budget?")
+    first = turn.find_element(By.CSS_SELECTOR, '.citation[data-rank="1"]')
+    assert "<script>window.__xss = 1</script>" in first.text
+    highlight = _open_citation(browser, turn, 1)
+    reader = browser.find_element(By.ID, "reader-text").text
+    assert "<img src=x onerror=\"alert('xss')\">" in reader
+    assert "<script>" in browser.find_element(By.ID, "reader-title").text
+    assert highlight.text in reader
+    injected = browser.execute_script(
+        "return [window.__xss === undefined, "
+        "document.querySelectorAll('main img, main script, main iframe').length];"
+    )
+    assert injected == [True, 0]
+    assert _no_alert(browser)
+
+
+def _no_alert(driver: Any) -> bool:
+    from selenium.common.exceptions import NoAlertPresentException
+
+    try:
+        driver.switch_to.alert  # noqa: B018 - reading it is the check
+    except NoAlertPresentException:
+        return True
+    return False
