@@ -102,24 +102,31 @@ def test_filtered_search_keeps_to_matching_articles(
     assert [h[0] for h in backend_hits] == [h[0] for h in hits]
 
 
+@pytest.mark.parametrize("shared", [b for b in BACKENDS if b.startswith("postgres")])
 def test_a_second_replica_sees_writes_through_the_shared_store(
-    seeded: Components,
-    backend: Settings,
+    shared: str,
     tmp_path: Path,
+    settings: Settings,
     embedder: SentenceTransformerEmbedder,
     splitter: SpacySplitter,
 ) -> None:
-    if backend.store.url == "sqlite":
-        pytest.skip("a local SQLite store belongs to one index folder")
-    replica = open_replica(backend, tmp_path / "replica-b", embedder)
-    try:
-        assert replica.index.vector_count() == seeded.index.vector_count()
-        seeded.index.delete(OTHER.id)
-        late = Article(id="late", title="Port strike ends", text="The port strike ended on Friday.")
-        seeded.ingester(splitter).ingest_articles([late])
-        answer = replica.pipeline.ask("when did the port strike end?", top_k=3)
-        assert answer.citations[0].article.id == "late"
-        assert all(c.article.id != OTHER.id for c in answer.citations)
-        assert replica.index.verify() == []
-    finally:
-        replica.close()
+    """Two replicas (own index folders) on one store and one vector backend: each sees the
+    other's adds and deletes on its next question."""
+    with backend_settings(settings, shared, tmp_path / "data") as configured:
+        writer = open_replica(configured, tmp_path / "replica-a", embedder)
+        reader = open_replica(configured, tmp_path / "replica-b", embedder)
+        try:
+            ingester = writer.ingester(splitter)
+            ingester.ingest_articles([OTHER])
+            reader.index.refresh()  # what every question does first
+            assert reader.index.vector_count() == writer.index.vector_count() > 0
+            late = Article(id="late", title="Port strike ends", text="The port strike ended.")
+            ingester.ingest_articles([late])
+            writer.index.delete(OTHER.id)
+            answer = reader.pipeline.ask("when did the port strike end?", top_k=3)
+            assert answer.citations[0].article.id == "late"
+            assert all(c.article.id != OTHER.id for c in answer.citations)
+            assert reader.index.verify() == []
+        finally:
+            reader.close()
+            writer.close()
