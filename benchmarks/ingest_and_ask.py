@@ -21,14 +21,10 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from qa.config import load_settings  # noqa: E402
-from qa.loaders import article_from_record  # noqa: E402
+from qa.metrics import percentile  # noqa: E402
+from qa.squad import load_squad  # noqa: E402
 from qa.text import SpacySplitter  # noqa: E402
 from qa.wiring import make_embedder, open_components  # noqa: E402
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
 def main() -> None:
@@ -37,15 +33,9 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=0, help="ask at most N (0 = all)")
     args = parser.parse_args()
 
-    data = json.loads(args.dataset.read_text(encoding="utf-8"))["data"]
-    articles, questions = [], []
-    for document in data:
-        for number, paragraph in enumerate(document["paragraphs"]):
-            record = {"id": f"{document['title']}-{number}", "title": document["title"]}
-            articles.append(
-                article_from_record({**record, "text": paragraph["context"]}, record["id"])
-            )
-            questions.extend(qa["question"] for qa in paragraph["qas"])
+    dataset = load_squad(args.dataset)
+    articles = dataset.articles
+    questions = [q.question for q in dataset.questions]
     if args.questions:
         questions = questions[: args.questions]
 

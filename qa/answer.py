@@ -1,73 +1,110 @@
 """Answering: score the sentences of the retrieved chunks, cite the best, extract a short answer,
 or abstain.
 
-A sentence's score mixes what cosine similarity alone misses: the question's content words
-appearing in it, and whether it holds the kind of thing the question asks for (a "when" question
-wants a time expression, "who" a person, "how many" a number). Confidence is that score squashed
-to 0..1; below the configured threshold the answer is "the articles do not say", and the nearest
-sentences are still returned as closest matches.
+Two small logistic models, fitted on a training split of SQuAD 2.0 dev-a by
+benchmarks/fit_answer_model.py (coefficients in qa/answer_model.py):
+
+- the sentence ranker scores every candidate sentence from what cosine similarity alone misses:
+  the question's words weighted by rarity (BM25's idf), their pairs, the same in the
+  neighbouring sentences and the headline, whether the sentence holds the kind of thing the
+  question asks for (a "when" question wants a time, "who" a person, "how many" a number), and
+  the chunk's fused retrieval rank;
+- the answerability model turns the best sentence's evidence (its score, its lead over the next,
+  question words the article never mentions) into a calibrated confidence. Below the configured
+  threshold the answer is "the articles do not say" and the ranked sentences are still returned
+  as closest matches.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from qa import answer_model
+from qa.dates import resolve_dates
 from qa.embed import Vectors
+from qa.lexical import BM25Index, content_words, word_spans
+from qa.span import SpanExtractor
 from qa.store import StoredChunk
 from qa.types import Answer, Article, Citation, Entity, Sentence
-
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-]*")
-STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further had
-    has have having he her here hers herself him himself his how i if in into is it its itself just
-    me more most my myself no nor not now of off on once only or other our ours ourselves out over
-    own same she should so some such than that the their theirs them themselves then there these
-    they this those through to too under until up very was we were what when where which while who
-    whom whose why will with would you your yours yourself yourselves many much long said says say
-    tell told according""".split()
-)
 
 # Question cue → the entity labels (spaCy's OntoNotes set) an answer to it is made of.
 _ANSWER_TYPES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = (
     (re.compile(r"\bhow (long|soon|often)\b", re.I), frozenset({"DATE", "TIME"})),
     (
         re.compile(
-            r"\b(when|what (year|years|date|day|month|time|century|decade)|since when)\b", re.I
+            r"\b(when|what (year|years|date|day|month|time|century|decade|period|era)|"
+            r"which (year|century|decade)|since when)\b",
+            re.I,
         ),
         frozenset({"DATE", "TIME"}),
     ),
+    (re.compile(r"\bwhat percent(age)?\b|\bhow much of\b", re.I), frozenset({"PERCENT"})),
     (
-        re.compile(r"\bhow (many|much)\b|\bwhat (number|amount)\b", re.I),
+        re.compile(
+            r"\bhow (many|much|large|big|far|tall|high|old)\b|\bwhat (number|amount)\b", re.I
+        ),
         frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"}),
     ),
-    (re.compile(r"\bwhat percent(age)?\b", re.I), frozenset({"PERCENT"})),
     (re.compile(r"\b(who|whom|whose)\b", re.I), frozenset({"PERSON", "ORG", "NORP"})),
-    (re.compile(r"\bwhere\b", re.I), frozenset({"GPE", "LOC", "FAC"})),
-)
-# Words that belong with a time or quantity in a short answer ("within three years").
-_ANSWER_PREPOSITIONS = frozenset(
-    "in within by on since until till before after during over for around about nearly almost "
-    "approximately some more than less".split()
+    (
+        re.compile(r"\bwhere\b|\b(what|which) (country|city|state|region|place|continent)\b", re.I),
+        frozenset({"GPE", "LOC", "FAC"}),
+    ),
 )
 
+SENTENCE_FEATURES = (
+    "cosine",
+    "cosine_margin",
+    "chunk_score",
+    "chunk_reciprocal_rank",
+    "idf_overlap",
+    "idf_overlap_margin",
+    "overlap",
+    "bigram_overlap",
+    "context_idf_overlap",
+    "title_idf_overlap",
+    "type_match",
+    "type_missing",
+    "type_near_question",
+    *(
+        f"{group}_{outcome}"
+        for group in ("time", "number", "person", "place")
+        for outcome in ("match", "missing")
+    ),
+    "log_length",
+)
+# Answer-type groups with their own weights: a "when" question's need for a time is sharper
+# than a "who" question's for a name.
+_TYPE_GROUPS = {
+    "DATE": "time",
+    "CARDINAL": "number",
+    "PERCENT": "number",
+    "PERSON": "person",
+    "GPE": "place",
+}
+ABSTAIN_FEATURES = (
+    "top_score",
+    "score_margin",
+    "top_cosine",
+    "top_idf_overlap",
+    "context_missing_idf",
+    "article_missing_idf",
+    "article_max_missing_idf",
+    "names_missing",
+    "negation_mismatch",
+    "type_missing",
+    "type_near_question",
+    "has_type",
+)
 
-def content_words(text: str) -> list[str]:
-    """Lower-cased, lightly stemmed words that carry meaning (no stopwords)."""
-    return [stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
 
-
-def stem(word: str) -> str:
-    """A deliberately light suffix strip: enough to match withdraw/withdrawn/withdrawal."""
-    for suffix in ("ations", "ation", "ings", "ing", "als", "al", "ies", "es", "ed", "n", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
+# How much a word carried over from an earlier turn counts against one of this question's.
+CONTEXT_WEIGHT = 0.5
 
 
 def expected_labels(question: str) -> frozenset[str]:
@@ -78,111 +115,258 @@ def expected_labels(question: str) -> frozenset[str]:
     return frozenset()
 
 
-@dataclass(frozen=True)
-class AnswerWeights:
-    """How the sentence features combine. Confidence = logistic(score); see `confidence`."""
-
-    sentence_similarity: float = 4.0
-    chunk_similarity: float = 1.5
-    keyword_overlap: float = 3.0
-    answer_type_match: float = 1.5
-    answer_type_missing: float = -1.0
-    bias: float = -3.8
+def logistic(score: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, score))))
 
 
 @dataclass(frozen=True)
-class ScoredSentence:
+class QuestionTerms:
+    """What sentence scoring needs from the question, computed once per question."""
+
+    words: tuple[str, ...]
+    idf: Mapping[str, float]
+    bigrams: frozenset[tuple[str, str]]
+    wanted: frozenset[str]
+
+    @classmethod
+    def of(cls, question: str, lexical: BM25Index | None, context: str = "") -> QuestionTerms:
+        """`context`: earlier turns of a conversation; their words count, at CONTEXT_WEIGHT of
+        their idf, toward matching ("what did the spokesman say about it?" after a question
+        about coalition forces), while the answer type stays this question's."""
+        ordered = content_words(question)
+        words = tuple(dict.fromkeys(ordered))
+        carried = tuple(w for w in dict.fromkeys(content_words(context)) if w not in words)
+        every = words + carried
+        idf = dict(lexical.idf(every)) if lexical is not None else dict.fromkeys(every, 1.0)
+        for word in carried:
+            idf[word] *= CONTEXT_WEIGHT
+        bigrams = frozenset(zip(ordered, ordered[1:], strict=False))
+        return cls(every, idf, bigrams, expected_labels(question))
+
+    def idf_share(self, words: set[str]) -> float:
+        """The idf-weighted share of the question's words found in `words` (0..1)."""
+        total = sum(self.idf.values())
+        return sum(self.idf[w] for w in self.words if w in words) / total if total else 0.0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of the candidate chunks with its features (named by SENTENCE_FEATURES)."""
+
     article: Article
     sentence: Sentence
-    score: float
+    features: dict[str, float]
+    score: float = 0.0
 
 
-def keyword_overlap(question_words: set[str], sentence: Sentence) -> float:
-    """The share of the question's content words that occur in the sentence (0..1)."""
-    if not question_words:
-        return 0.0
-    return len(question_words & set(content_words(sentence.text))) / len(question_words)
+def _answer_type_entities(
+    terms: QuestionTerms, article: Article, sentence: Sentence
+) -> list[Entity]:
+    """The sentence's entities of the wanted type that are not the question's own words."""
+    found = []
+    for entity in sentence.entities:
+        if entity.label in terms.wanted:
+            words = set(content_words(article.text[entity.start : entity.end]))
+            if not words or not words <= set(terms.words):
+                found.append(entity)
+    return found
 
 
-def confidence(score: float) -> float:
-    return 1.0 / (1.0 + math.exp(-score))
-
-
-def score_sentences(
-    question: str,
-    query_vector: Vectors,
-    chunks: Sequence[tuple[StoredChunk, float]],
-    weights: AnswerWeights,
-) -> list[ScoredSentence]:
-    """Every distinct sentence of the candidate chunks, scored, best first."""
-    question_words = set(content_words(question))
-    wanted = expected_labels(question)
-    best: dict[tuple[str, int], ScoredSentence] = {}
-    query = np.asarray(query_vector, dtype=np.float32).reshape(-1)
-    for stored, chunk_score in chunks:
-        similarities = stored.sentence_vectors @ query
-        for sentence, similarity in zip(stored.sentences, similarities, strict=True):
-            score = (
-                weights.bias
-                + weights.sentence_similarity * float(similarity)
-                + weights.chunk_similarity * chunk_score
-                + weights.keyword_overlap * keyword_overlap(question_words, sentence)
-            )
-            if wanted:
-                has_type = any(e.label in wanted for e in sentence.entities)
-                score += weights.answer_type_match if has_type else weights.answer_type_missing
-            key = (sentence.article_id, sentence.position)
-            if key not in best or best[key].score < score:
-                best[key] = ScoredSentence(stored.article, sentence, score)
-    return sorted(best.values(), key=lambda s: s.score, reverse=True)
-
-
-def _with_preposition(text: str, start: int) -> int:
-    """Move `start` left over one preposition directly before it ("within" three years)."""
-    match = re.search(r"([A-Za-z]+)\s+$", text[:start])
-    if match and match.group(1).lower() in _ANSWER_PREPOSITIONS:
-        return match.start(1)
-    return start
-
-
-def extract_short_answer(question: str, article: Article, sentence: Sentence) -> str | None:
-    """The entity of the expected type nearest the question's words inside the sentence.
-
-    Entities that merely repeat the question are passed over. Returns None when the question
-    type is unknown or the sentence holds no entity of that type.
-    """
-    wanted = expected_labels(question)
-    candidates: list[Entity] = [e for e in sentence.entities if e.label in wanted]
-    if not candidates:
-        return None
-    question_words = set(content_words(question))
+def _near_question_words(
+    terms: QuestionTerms, sentence: Sentence, entities: Sequence[Entity], reach: int = 40
+) -> bool:
+    """Whether one of `entities` lies within `reach` characters of a question word: answers sit
+    beside the words the question repeats ("withdraw from Iraq within three years")."""
+    question_words = set(terms.words)
     anchors = [
-        sentence.start + m.start()
-        for m in _WORD.finditer(sentence.text)
-        if stem(m.group().lower()) in question_words
+        sentence.start + start
+        for start, _, word in word_spans(sentence.text)
+        if word in question_words
+    ]
+    return any(min(abs(a - e.start), abs(a - e.end)) <= reach for e in entities for a in anchors)
+
+
+def _type_group_features(terms: QuestionTerms, has_type: bool) -> dict[str, float]:
+    groups = {_TYPE_GROUPS[label] for label in terms.wanted if label in _TYPE_GROUPS}
+    outcome = "match" if has_type else "missing"
+    return {f"{group}_{outcome}": 1.0 for group in groups}
+
+
+def candidate_sentences(
+    terms: QuestionTerms, query_vector: Vectors, chunks: Sequence[tuple[StoredChunk, float]]
+) -> list[Candidate]:
+    """Every distinct sentence of the chunks (in retrieval order) with its features."""
+    query = np.asarray(query_vector, dtype=np.float32).reshape(-1)
+    top_chunk_score = max((score for _, score in chunks), default=0.0) or 1.0
+    seen: dict[tuple[str, int], Candidate] = {}
+    for rank, (stored, chunk_score) in enumerate(chunks):
+        similarities = stored.sentence_vectors @ query
+        words = [set(content_words(s.text)) for s in stored.sentences]
+        title_share = terms.idf_share(set(content_words(stored.article.title)))
+        for i, (sentence, similarity) in enumerate(
+            zip(stored.sentences, similarities, strict=True)
+        ):
+            key = (sentence.article_id, sentence.position)
+            if key in seen:
+                continue
+            context = words[i].union(*words[max(0, i - 1) : i + 2])
+            ordered = content_words(sentence.text)
+            pairs = set(zip(ordered, ordered[1:], strict=False))
+            wanted = bool(terms.wanted)
+            typed = _answer_type_entities(terms, stored.article, sentence) if wanted else []
+            has_type = bool(typed)
+            features = {
+                "cosine": float(similarity),
+                "chunk_score": chunk_score / top_chunk_score,
+                "chunk_reciprocal_rank": 1.0 / (1 + rank),
+                "idf_overlap": terms.idf_share(words[i]),
+                "overlap": len(words[i] & set(terms.words)) / max(1, len(terms.words)),
+                "bigram_overlap": len(pairs & terms.bigrams) / max(1, len(terms.bigrams)),
+                "context_idf_overlap": terms.idf_share(context),
+                "title_idf_overlap": title_share,
+                "type_match": float(has_type),
+                "type_missing": float(wanted and not has_type),
+                "type_near_question": float(_near_question_words(terms, sentence, typed)),
+                **_type_group_features(terms, has_type),
+                "log_length": math.log1p(len(ordered)) / 4,
+            }
+            seen[key] = Candidate(stored.article, sentence, features)
+    candidates = list(seen.values())
+    best_cosine = max((c.features["cosine"] for c in candidates), default=0.0)
+    best_overlap = max((c.features["idf_overlap"] for c in candidates), default=0.0)
+    for candidate in candidates:
+        candidate.features["cosine_margin"] = candidate.features["cosine"] - best_cosine
+        candidate.features["idf_overlap_margin"] = candidate.features["idf_overlap"] - best_overlap
+    return candidates
+
+
+def linear_score(features: Mapping[str, float], weights: Mapping[str, float], bias: float) -> float:
+    return bias + sum(weight * features.get(name, 0.0) for name, weight in weights.items())
+
+
+def rank_candidates(
+    candidates: Sequence[Candidate], weights: Mapping[str, float], bias: float
+) -> list[Candidate]:
+    scored = [
+        Candidate(c.article, c.sentence, c.features, linear_score(c.features, weights, bias))
+        for c in candidates
+    ]
+    return sorted(scored, key=lambda c: c.score, reverse=True)
+
+
+_NEGATION = re.compile(r"\b(not|never|no|none|nothing|n't|cannot|neither|nor|without)\b", re.I)
+_NAME_OR_NUMBER = re.compile(r"(?<!^)(?<![.?!] )\b([A-Z][A-Za-z'\-]+|\d[\d,.]*)")
+
+
+def abstain_features(
+    question: str, terms: QuestionTerms, ranked: Sequence[Candidate]
+) -> dict[str, float]:
+    """Question-level evidence that the top sentence answers it (names: ABSTAIN_FEATURES).
+
+    Unanswerable questions are often an answerable one with a detail changed: a name, a
+    number or a negation the article does not have, which is what the last features look for.
+    """
+    top = ranked[0]
+    second_score = ranked[1].score if len(ranked) > 1 else top.score - 5.0
+    article_words = set(content_words(top.article.title)) | set(content_words(top.article.text))
+    missing = [terms.idf[w] for w in terms.words if w not in article_words]
+    highest_idf = max(terms.idf.values(), default=1.0) or 1.0
+    article_text = f"{top.article.title} {top.article.text}".lower()
+    names = [m.group(1) for m in _NAME_OR_NUMBER.finditer(question)]
+    names_missing = [n for n in names if n.lower().rstrip(".,") not in article_text]
+    negated = bool(_NEGATION.search(question)) != bool(_NEGATION.search(top.sentence.text))
+    return {
+        "top_score": top.score,
+        "score_margin": top.score - second_score,
+        "top_cosine": top.features["cosine"],
+        "top_idf_overlap": top.features["idf_overlap"],
+        "context_missing_idf": 1.0 - top.features["context_idf_overlap"],
+        "article_missing_idf": 1.0 - terms.idf_share(article_words),
+        "article_max_missing_idf": max(missing, default=0.0) / highest_idf,
+        "names_missing": float(len(names_missing)),
+        "negation_mismatch": float(negated),
+        "type_missing": top.features["type_missing"],
+        "type_near_question": top.features["type_near_question"],
+        "has_type": float(bool(terms.wanted)),
+    }
+
+
+def sentence_entities(sentence: Sentence) -> list[Entity]:
+    """The sentence's entities with offsets relative to the sentence text."""
+    return [
+        Entity(e.label, e.start - sentence.start, e.end - sentence.start) for e in sentence.entities
     ]
 
-    def distance(entity: Entity) -> tuple[int, int]:
-        entity_words = set(content_words(article.text[entity.start : entity.end]))
-        repeats_question = bool(entity_words) and entity_words <= question_words
-        nearest = min((min(abs(a - entity.start), abs(a - entity.end)) for a in anchors), default=0)
-        return (1 if repeats_question else 0, nearest)
 
-    entity = min(candidates, key=distance)
-    start = (
-        _with_preposition(article.text, entity.start)
-        if entity.label in {"DATE", "TIME"}
-        else entity.start
-    )
-    return article.text[start : entity.end]
+@dataclass(frozen=True)
+class AnswerModel:
+    """Coefficients of the two logistic models (defaults: the fitted ones)."""
+
+    sentence_weights: Mapping[str, float]
+    sentence_bias: float
+    abstain_weights: Mapping[str, float]
+    abstain_bias: float
+
+    @classmethod
+    def fitted(cls) -> AnswerModel:
+        return cls(
+            answer_model.SENTENCE_WEIGHTS,
+            answer_model.SENTENCE_BIAS,
+            answer_model.ABSTAIN_WEIGHTS,
+            answer_model.ABSTAIN_BIAS,
+        )
 
 
 class SentenceAnswerer:
-    """Cites the best-scoring sentences; abstains below `min_confidence`."""
+    """Cites the best-ranked sentences and the short answer inside the first; abstains when the
+    answerability confidence is below `min_confidence`. `lexical` supplies idf weights (uniform
+    without it); `missing_type_penalty` lowers the score of sentences without the entity type
+    the question asks for (answer.missing_type_penalty)."""
 
-    def __init__(self, min_confidence: float, weights: AnswerWeights | None = None) -> None:
+    def __init__(
+        self,
+        min_confidence: float,
+        lexical: BM25Index | None = None,
+        model: AnswerModel | None = None,
+        spans: SpanExtractor | None = None,
+        missing_type_penalty: float = 0.0,
+    ) -> None:
         self.min_confidence = min_confidence
-        self.weights = weights or AnswerWeights()
+        self.lexical = lexical
+        self.model = model or AnswerModel.fitted()
+        self.spans = spans or SpanExtractor()
+        # A product prior on top of the fitted ranker: news readers asking "when" want the
+        # sentence that holds a time more strictly than SQuAD's annotators did.
+        self.sentence_weights = dict(self.model.sentence_weights)
+        self.sentence_weights["type_missing"] = (
+            self.sentence_weights.get("type_missing", 0.0) - missing_type_penalty
+        )
+
+    def warm_up(self) -> None:
+        """Load the span extractor's spaCy model and build the BM25 index now, not on the first
+        question (a server calls this at start)."""
+        self.spans.warm_up()
+        if self.lexical is not None:
+            self.lexical.idf([])
+
+    def rank(
+        self,
+        question: str,
+        query_vector: Vectors,
+        chunks: Sequence[tuple[StoredChunk, float]],
+        context: str = "",
+    ) -> tuple[QuestionTerms, list[Candidate]]:
+        terms = QuestionTerms.of(question, self.lexical, context)
+        candidates = candidate_sentences(terms, query_vector, chunks)
+        return terms, rank_candidates(candidates, self.sentence_weights, self.model.sentence_bias)
+
+    def confidence(self, question: str, terms: QuestionTerms, ranked: Sequence[Candidate]) -> float:
+        """Probability (0..1) that the top sentence answers the question."""
+        if not ranked:
+            return 0.0
+        features = abstain_features(question, terms, ranked)
+        model = self.model
+        return logistic(linear_score(features, model.abstain_weights, model.abstain_bias))
 
     def answer(
         self,
@@ -190,19 +374,76 @@ class SentenceAnswerer:
         query_vector: Vectors,
         chunks: Sequence[tuple[StoredChunk, float]],
         top_k: int,
+        context: str = "",
     ) -> Answer:
-        scored = score_sentences(question, query_vector, chunks, self.weights)[:top_k]
-        citations = tuple(
-            Citation(rank, s.article, s.sentence, round(confidence(s.score), 4))
-            for rank, s in enumerate(scored, start=1)
-        )
-        if not scored:
+        terms, ranked = self.rank(question, query_vector, chunks, context)
+        if not ranked:
             return Answer(question, False, None, 0.0, ())
-        top = scored[0]
-        top_confidence = confidence(top.score)
-        if top_confidence < self.min_confidence:
-            return Answer(question, False, None, round(top_confidence, 4), citations)
-        short = extract_short_answer(question, top.article, top.sentence)
-        return Answer(
-            question, True, short or top.sentence.text, round(top_confidence, 4), citations
+        top_confidence = round(self.confidence(question, terms, ranked), 4)
+        citations = tuple(
+            Citation(
+                rank,
+                c.article,
+                c.sentence,
+                round(logistic(c.score), 4),
+                resolve_dates(c.sentence, c.article.published),
+            )
+            for rank, c in enumerate(ranked[:top_k], start=1)
         )
+        if top_confidence < self.min_confidence:
+            return Answer(question, False, None, top_confidence, citations)
+        top = ranked[0].sentence
+        short = self.spans.extract(question, top.text, sentence_entities(top), terms.wanted)
+        return Answer(question, True, short or top.text, top_confidence, citations)
+
+
+class NearestSentenceAnswerer:
+    """A naive baseline: the sentence nearest the question by one signal, never abstaining.
+
+    `signal` is "cosine" (dense) or "bm25" (BM25 of the sentence, corpus idf from `lexical`).
+    """
+
+    def __init__(self, signal: str, lexical: BM25Index | None = None) -> None:
+        if signal not in {"cosine", "bm25"}:
+            raise ValueError(f"unknown signal {signal!r}: use 'cosine' or 'bm25'")
+        self.signal = signal
+        self.lexical = lexical
+
+    def _bm25(self, terms: QuestionTerms, candidates: Sequence[Candidate]) -> list[float]:
+        k1, b = 1.5, 0.75
+        texts = [content_words(c.sentence.text) for c in candidates]
+        average = sum(map(len, texts)) / max(1, len(texts)) or 1.0
+        scores = []
+        for words in texts:
+            norm = k1 * (1 - b + b * len(words) / average)
+            scores.append(
+                sum(
+                    terms.idf[w] * words.count(w) * (k1 + 1) / (words.count(w) + norm)
+                    for w in terms.words
+                    if w in words
+                )
+            )
+        return scores
+
+    def answer(
+        self,
+        question: str,
+        query_vector: Vectors,
+        chunks: Sequence[tuple[StoredChunk, float]],
+        top_k: int,
+        context: str = "",
+    ) -> Answer:
+        terms = QuestionTerms.of(question, self.lexical, context)
+        candidates = candidate_sentences(terms, query_vector, chunks)
+        if not candidates:
+            return Answer(question, False, None, 0.0, ())
+        if self.signal == "cosine":
+            scores = [c.features["cosine"] for c in candidates]
+        else:
+            scores = self._bm25(terms, candidates)
+        order = sorted(range(len(candidates)), key=lambda i: scores[i], reverse=True)[:top_k]
+        citations = tuple(
+            Citation(rank, candidates[i].article, candidates[i].sentence, round(scores[i], 4))
+            for rank, i in enumerate(order, start=1)
+        )
+        return Answer(question, True, citations[0].sentence.text, 1.0, citations)

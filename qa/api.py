@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
@@ -147,9 +147,7 @@ def ask() -> Response:
     conversation_id, earlier_terms = state.conversations.terms_for(
         wanted.conversation_id, wanted.question
     )
-    asked = f"{wanted.question} {earlier_terms}" if earlier_terms else wanted.question
-    answer = state.components.pipeline.ask(asked, wanted.top_k)
-    answer = replace(answer, question=" ".join(wanted.question.split()))
+    answer = state.components.pipeline.ask(wanted.question, wanted.top_k, context=earlier_terms)
     state.conversations.record(conversation_id, wanted.question)
     return jsonify({**answer_to_json(answer), "conversation_id": conversation_id})
 

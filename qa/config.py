@@ -39,14 +39,15 @@ class RetrievalSettings:
     candidate_chunks: int = 20
     # "hybrid" (dense + BM25 fused by reciprocal rank fusion), "dense" or "bm25".
     mode: str = "hybrid"
-    rrf_k: float = 60.0
+    rrf_k: float = 10.0
     fusion_depth: int = 40
 
 
 @dataclass(frozen=True)
 class AnswerSettings:
     top_k: int = 3
-    min_confidence: float = 0.5
+    min_confidence: float = 0.4
+    missing_type_penalty: float = 0.5
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Protocol
 
+from qa.answer import NearestSentenceAnswerer, SentenceAnswerer
+from qa.config import ConfigError, Settings
 from qa.embed import Embedder, Vectors
 from qa.index import Index
-from qa.retrieve import Retriever
+from qa.lexical import BM25Index
+from qa.retrieve import BM25Retriever, DenseRetriever, HybridRetriever, Retriever
 from qa.store import StoredChunk
 from qa.types import Answer
 
@@ -18,13 +21,25 @@ class EmptyQuestionError(ValueError):
 
 
 class Answerer(Protocol):
+    """Picks and cites sentences from the retrieved chunks. `context` is earlier turns'
+    text: it may inform matching, never the answer type."""
+
     def answer(
         self,
         question: str,
         query_vector: Vectors,
         chunks: list[tuple[StoredChunk, float]],
         top_k: int,
+        context: str = "",
     ) -> Answer: ...
+
+
+@dataclass(frozen=True)
+class Asked:
+    """An answer with the chunks it was drawn from, in retrieval order (for evaluation)."""
+
+    answer: Answer
+    chunks: list[StoredChunk]
 
 
 class Pipeline:
@@ -42,7 +57,19 @@ class Pipeline:
         self.answerer = answerer
         self.candidate_chunks = candidate_chunks
 
+    def warm_up(self) -> None:
+        """Load what the answerer loads lazily (spaCy for short answers, the BM25 index), so
+        the first question is as fast as the rest."""
+        self.index.refresh()
+        warm_up = getattr(self.answerer, "warm_up", None)
+        if warm_up is not None:
+            warm_up()
+
     def ask(self, question: str, top_k: int, context: str = "") -> Answer:
+        """Answer one question with up to `top_k` citations (top_k >= 1); see `ask_detailed`."""
+        return self.ask_detailed(question, top_k, context).answer
+
+    def ask_detailed(self, question: str, top_k: int, context: str = "") -> Asked:
         """Answer one question with up to `top_k` citations (top_k >= 1).
 
         `context` is text from earlier turns of a conversation ("why are they leaving?" after a
@@ -62,11 +89,47 @@ class Pipeline:
         scores = {r.chunk_id: r.score for r in found}
         chunks = [(c, scores[c.id]) for c in self.index.store.chunks([r.chunk_id for r in found])]
         retrieved = time.perf_counter()
-        answer = self.answerer.answer(question, query_vector, chunks, top_k)
+        answer = self.answerer.answer(question, query_vector, chunks, top_k, context)
         finished = time.perf_counter()
         timing = {
             "retrieve": round((retrieved - started) * 1000, 2),
             "answer": round((finished - retrieved) * 1000, 2),
             "total": round((finished - started) * 1000, 2),
         }
-        return replace(answer, timing_ms=timing)
+        return Asked(replace(answer, timing_ms=timing), [c for c, _ in chunks])
+
+
+RETRIEVAL_MODES = ("hybrid", "dense", "bm25")
+
+
+def make_retriever(index: Index, lexical: BM25Index, settings: Settings, mode: str) -> Retriever:
+    """The retriever for `mode` (one of RETRIEVAL_MODES); raises ConfigError for another."""
+    if mode == "hybrid":
+        retrieval = settings.retrieval
+        return HybridRetriever(index, lexical, retrieval.rrf_k, retrieval.fusion_depth)
+    if mode == "dense":
+        return DenseRetriever(index)
+    if mode == "bm25":
+        return BM25Retriever(lexical)
+    raise ConfigError(f"retrieval.mode must be one of {', '.join(RETRIEVAL_MODES)}, not {mode!r}")
+
+
+def build_pipeline(
+    index: Index, embedder: Embedder, settings: Settings, baseline: str | None = None
+) -> Pipeline:
+    """The configured pipeline; with `baseline` ("dense" or "bm25"), the naive one that cites
+    the sentence nearest the question by that signal alone and never abstains."""
+    lexical = BM25Index(index)
+    answerer: Answerer
+    if baseline is None:
+        retriever = make_retriever(index, lexical, settings, settings.retrieval.mode)
+        answerer = SentenceAnswerer(
+            settings.answer.min_confidence,
+            lexical,
+            missing_type_penalty=settings.answer.missing_type_penalty,
+        )
+    else:
+        retriever = make_retriever(index, lexical, settings, baseline)
+        signal = {"dense": "cosine", "bm25": "bm25"}.get(baseline, baseline)
+        answerer = NearestSentenceAnswerer(signal, lexical)
+    return Pipeline(index, embedder, retriever, answerer, settings.retrieval.candidate_chunks)

@@ -5,14 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.answer import SentenceAnswerer
 from qa.config import ConfigError, Settings, VectorSettings
 from qa.database import Database, open_database
 from qa.embed import Embedder, SentenceTransformerEmbedder
 from qa.index import STORE, Index
 from qa.ingest import Ingester
-from qa.pipeline import Pipeline
-from qa.retrieve import DenseRetriever
+from qa.pipeline import Pipeline, build_pipeline
 from qa.text import SpacySplitter, Splitter
 from qa.vectors import FAISS_KINDS, FaissVectorIndex, MilvusVectorIndex, VectorIndex
 
@@ -92,11 +90,5 @@ def open_components(
         open_database=database,
         open_vectors=vectors,
     )
-    pipeline = Pipeline(
-        index,
-        embedder,
-        DenseRetriever(index),
-        SentenceAnswerer(settings.answer.min_confidence),
-        settings.retrieval.candidate_chunks,
-    )
+    pipeline = build_pipeline(index, embedder, settings)
     return Components(settings, embedder, index, pipeline)

@@ -1,0 +1,124 @@
+"""Time expressions in a cited sentence, pinned to the calendar.
+
+News states time relative to something: "within three years" of the day the sentence is about
+("On Aug. 20, … confirmed …"), "last month" of the day the article was published. A sentence's
+anchor is its first day-and-month date (its year taken from the publication date when missing),
+else the publication date. Relative expressions (durations after within/in/by/after, "… ago",
+"last/next/this …", "yesterday", weekdays) and dates without a year are resolved against it
+with dateparser; expressions that already are calendar dates with a year are left alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from qa.types import Entity, ResolvedDate, Sentence
+
+_UNITS = r"(day|week|fortnight|month|year|decade|century)s?"
+_AMOUNT = (
+    r"(a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
+    r"thirty|forty|fifty|a few|several|\d+(\.\d+)?)"
+)
+_DURATION = re.compile(rf"^(the next |the coming )?{_AMOUNT}[ -]{_UNITS}$", re.I)
+_AGO = re.compile(r"\bago$", re.I)
+_RELATIVE = re.compile(
+    r"\b(last|next|this|coming|previous|yesterday|today|tomorrow|tonight|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+    re.I,
+)
+_YEAR = re.compile(r"\b\d{4}\b")
+_MONTH = re.compile(
+    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}\b|"
+    r"\b\d{1,2}\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b",
+    re.I,
+)
+# Preposition before a duration → how the resulting day bounds the event.
+_DURATION_RELATIONS = {"within": "by", "by": "by", "in": "on", "after": "after", "before": "before"}
+
+
+def _parse(expression: str, base: dt.date, future: bool) -> dt.date | None:
+    import dateparser
+
+    settings: dict[str, Any] = {
+        "RELATIVE_BASE": dt.datetime(base.year, base.month, base.day),
+        "PREFER_DATES_FROM": "future" if future else "past",
+        "RETURN_AS_TIMEZONE_AWARE": False,
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dateparser's own deprecation noise, not ours to fix
+        parsed = dateparser.parse(expression, languages=["en"], settings=settings)
+    return parsed.date() if parsed else None
+
+
+def _preposition(text: str, start: int) -> str:
+    """The word directly before offset `start` in `text`, lower-cased ("" if none)."""
+    match = re.search(r"([A-Za-z]+)\s+$", text[:start])
+    return match.group(1).lower() if match else ""
+
+
+def sentence_anchor(
+    sentence: Sentence, expressions: Sequence[tuple[Entity, str]], published: dt.date | None
+) -> tuple[dt.date | None, Entity | None]:
+    """The day the sentence speaks from: its first month-and-day date (year from `published`
+    when missing, the most recent such day not after publication), else `published`."""
+    for entity, expression in expressions:
+        if not _MONTH.search(expression):
+            continue
+        if _YEAR.search(expression):
+            day = _parse(expression, published or dt.date.today(), future=False)
+        elif published is not None:
+            day = _parse(expression, published, future=False)
+        else:
+            continue
+        if day is not None:
+            return day, entity
+    return published, None
+
+
+def _resolve(expression: str, preposition: str, anchor: dt.date) -> tuple[dt.date, str] | None:
+    if _DURATION.match(expression) and preposition in _DURATION_RELATIONS:
+        day = _parse(f"in {expression}", anchor, future=True)
+        return (day, _DURATION_RELATIONS[preposition]) if day else None
+    if _AGO.search(expression):
+        day = _parse(expression, anchor, future=False)
+        return (day, "on") if day else None
+    if _RELATIVE.search(expression) and not _YEAR.search(expression):
+        future = bool(re.search(r"\b(next|coming|tomorrow)\b", expression, re.I))
+        day = _parse(expression, anchor, future=future)
+        return (day, "on") if day else None
+    return None
+
+
+def resolve_dates(sentence: Sentence, published: dt.date | None) -> tuple[ResolvedDate, ...]:
+    """Every DATE expression of the sentence that needed resolving, pinned to a day.
+
+    Uses the sentence's spaCy DATE entities (offsets into the article text); the duration's
+    preposition joins its expression ("within three years"). Empty when nothing resolves.
+    """
+    expressions = [
+        (e, sentence.text[e.start - sentence.start : e.end - sentence.start])
+        for e in sentence.entities
+        if e.label == "DATE"
+    ]
+    anchor, anchor_entity = sentence_anchor(sentence, expressions, published)
+    if anchor is None:
+        return ()
+    resolved: list[ResolvedDate] = []
+    for entity, expression in expressions:
+        local_start = entity.start - sentence.start
+        if entity == anchor_entity:
+            if not _YEAR.search(expression):
+                resolved.append(ResolvedDate(expression, anchor.isoformat(), "on"))
+            continue
+        preposition = _preposition(sentence.text, local_start)
+        result = _resolve(expression, preposition, anchor)
+        if result is None:
+            continue
+        day, relation = result
+        shown = f"{preposition} {expression}" if preposition in _DURATION_RELATIONS else expression
+        resolved.append(ResolvedDate(shown, day.isoformat(), relation))
+    return tuple(resolved)

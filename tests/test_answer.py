@@ -1,0 +1,71 @@
+"""Sentence ranking, short answers and abstention, on the seed article with the real model."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import SEED_QUESTION, SEED_SENTENCE_END, SEED_SENTENCE_START
+from qa.answer import NearestSentenceAnswerer, expected_labels
+from qa.span import SpanExtractor
+from qa.text import SpacySplitter, to_sentences
+from qa.types import ResolvedDate
+from qa.wiring import Components
+
+SEED_SENTENCE = (
+    "On Aug. 20, U.S. President Donald Trump confirmed to Iraqi Prime Minister Mustafa "
+    "al-Kadhimi during the latter's official visit to the United States that the U.S.-led "
+    "coalition forces will rapidly withdraw from Iraq within three years."
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "labels"),
+    [
+        (SEED_QUESTION, {"DATE", "TIME"}),
+        ("In what year did the crisis start?", {"DATE", "TIME"}),
+        ("How many troops remain?", {"CARDINAL", "QUANTITY", "MONEY", "PERCENT"}),
+        ("Who confirmed the withdrawal?", {"PERSON", "ORG", "NORP"}),
+        ("Where is the embassy?", {"GPE", "LOC", "FAC"}),
+        ("Why did prices rise?", set()),
+    ],
+)
+def test_expected_labels(question: str, labels: set[str]) -> None:
+    assert expected_labels(question) == labels
+
+
+def test_seed_question_cites_the_time_sentence(seed_components: Components) -> None:
+    """The "timetable" sentence shares the question's words; only the seed sentence says when."""
+    seed_components.pipeline.warm_up()
+    answer = seed_components.pipeline.ask(SEED_QUESTION, top_k=3)
+    assert answer.timing_ms["answer"] < 500  # spaCy for the short answer was loaded already
+    top = answer.citations[0]
+    assert top.sentence.text.startswith(SEED_SENTENCE_START)
+    assert top.sentence.text.endswith(SEED_SENTENCE_END)
+    assert answer.answerable and answer.answer == "within three years"
+    assert ResolvedDate("within three years", "2023-08-20", "by") in top.resolved_dates
+    assert 0.0 <= answer.confidence <= 1.0
+
+
+def test_unrelated_question_abstains_with_closest_matches(seed_components: Components) -> None:
+    answer = seed_components.pipeline.ask("What is the boiling point of mercury in kelvin?", 2)
+    assert not answer.answerable and answer.answer is None
+    assert len(answer.citations) == 2  # still shown, as closest matches
+
+
+def test_span_keeps_a_bounding_preposition_only(splitter: SpacySplitter) -> None:
+    [spans] = splitter.split([SEED_SENTENCE])
+    [sentence] = to_sentences("seed", SEED_SENTENCE, spans)
+    extractor = SpanExtractor()
+    wanted = expected_labels(SEED_QUESTION)
+    assert extractor.extract(SEED_QUESTION, sentence.text, sentence.entities, wanted) == (
+        "within three years"
+    )
+    who = "Who confirmed that coalition forces will withdraw?"
+    assert extractor.extract(who, sentence.text, sentence.entities, expected_labels(who)) == (
+        "Donald Trump"
+    )
+
+
+def test_nearest_sentence_baseline_rejects_unknown_signal() -> None:
+    with pytest.raises(ValueError, match="unknown signal"):
+        NearestSentenceAnswerer("tfidf")

@@ -1,0 +1,132 @@
+"""`qa eval`: metrics from outcomes checked by hand, and a small SQuAD file end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from qa.cli import cli
+from qa.config import Settings
+from qa.embed import Embedder
+from qa.evaluate import Outcome, format_table, score
+from qa.pipeline import Asked
+from qa.squad import SquadQuestion
+from qa.types import Answer, Article, Citation, Sentence
+
+METRIC_KEYS = {
+    "questions",
+    "answerable",
+    "unanswerable",
+    "citation_accuracy_at_1",
+    "passage_recall_at_5",
+    "answer_exact_match",
+    "answer_f1",
+    "abstain_precision",
+    "abstain_recall",
+    "squad2_f1",
+    "latency_ms_p50",
+    "latency_ms_p95",
+    "index_seconds",
+}
+
+
+def outcome(
+    golds: tuple[str, ...], answer: str | None, cited: str, article: str, latency: float
+) -> Outcome:
+    question = SquadQuestion("q", "?", golds, "gold", is_impossible=not golds)
+    source = Article(article, "t", cited)
+    citation = Citation(1, source, Sentence(article, 0, 0, len(cited), cited), 0.9)
+    reply = Answer("?", answer is not None, answer, 0.9, (citation,))
+    return Outcome(question, Asked(reply, []), latency)
+
+
+def test_score_hand_checked() -> None:
+    outcomes = [
+        # answerable, right sentence, exact answer
+        outcome(("1973",), "1973", "It began in 1973.", "gold", 10.0),
+        # answerable, wrong paragraph and sentence, partly right answer: F1("in 1974", "1974
+        # crisis") = 2 * 1/2 * 1/2 / 1 = 0.5
+        outcome(("1974 crisis",), "in 1974", "Nothing here.", "other", 20.0),
+        # unanswerable, abstained: right
+        outcome((), None, "Nothing here.", "other", 30.0),
+        # unanswerable, answered: wrong
+        outcome((), "Paris", "Paris.", "other", 40.0),
+    ]
+    metrics = score(outcomes, index_seconds=1.23)
+    assert set(metrics) == METRIC_KEYS
+    assert (metrics["questions"], metrics["answerable"], metrics["unanswerable"]) == (4, 2, 2)
+    assert metrics["citation_accuracy_at_1"] == 0.5
+    assert metrics["passage_recall_at_5"] == 0.5
+    assert metrics["answer_exact_match"] == 0.5
+    assert metrics["answer_f1"] == 0.75
+    assert (metrics["abstain_precision"], metrics["abstain_recall"]) == (1.0, 0.5)
+    assert metrics["squad2_f1"] == pytest.approx((1 + 0.5 + 1 + 0) / 4)
+    assert metrics["latency_ms_p50"] == 25.0
+    assert metrics["index_seconds"] == 1.2
+    assert "citation_accuracy_at_1" in format_table(metrics)
+
+
+def squad_file(folder: Path) -> Path:
+    paragraphs = [
+        {
+            "context": "The Normans were a people who in the 10th and 11th centuries gave their "
+            "name to Normandy, a region in France. Their leader Rollo swore fealty to the king.",
+            "qas": [
+                {
+                    "id": "a",
+                    "question": "In what country is Normandy located?",
+                    "answers": [{"text": "France", "answer_start": 103}],
+                    "is_impossible": False,
+                },
+                {
+                    "id": "b",
+                    "question": "Who gave their name to Normandy in the 1000s and 1100s?",
+                    "answers": [],
+                    "is_impossible": True,
+                },
+            ],
+        },
+        {
+            "context": "Steam engines use the pressure of steam to push a piston. James Watt "
+            "improved the engine in 1781.",
+            "qas": [
+                {
+                    "id": "c",
+                    "question": "When did James Watt improve the engine?",
+                    "answers": [{"text": "1781", "answer_start": 93}],
+                    "is_impossible": False,
+                }
+            ],
+        },
+    ]
+    path = folder / "tiny.json"
+    data = {"data": [{"title": "Mixed_topics", "paragraphs": paragraphs}]}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_eval_command_end_to_end(tmp_path: Path, settings: Settings, embedder: Embedder) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["eval", str(squad_file(tmp_path)), "--json", "--baselines"],
+        obj={"settings": settings, "embedder": embedder},
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data) == {"qa", "baselines"} and set(data["baselines"]) == {"dense", "bm25"}
+    for metrics in (data["qa"], *data["baselines"].values()):
+        assert set(metrics) == METRIC_KEYS
+        assert metrics["questions"] == 3 and metrics["unanswerable"] == 1
+        assert metrics["passage_recall_at_5"] == 1.0  # only two paragraphs
+    assert data["qa"]["citation_accuracy_at_1"] == 1.0
+
+    flat = CliRunner().invoke(
+        cli,
+        ["eval", str(squad_file(tmp_path)), "--json", "--limit", "1"],
+        obj={"settings": settings, "embedder": embedder},
+    )
+    assert flat.exit_code == 0, flat.output
+    assert set(json.loads(flat.stdout)) == METRIC_KEYS
