@@ -24,6 +24,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from qa.config import load_settings  # noqa: E402
+from qa.squad import load_squad, write_articles_jsonl  # noqa: E402
 from qa.wiring import make_embedder, open_components  # noqa: E402
 
 BATCH = 4
@@ -39,18 +40,13 @@ def main() -> None:
     args = parser.parse_args()
     chooser = random.Random(args.seed)
 
-    data = json.loads(args.dataset.read_text(encoding="utf-8"))["data"]
-    records = [
-        {"id": f"{d['title']}-{n}", "title": d["title"], "text": p["context"]}
-        for d in data
-        for n, p in enumerate(d["paragraphs"])
-    ][: args.articles]
+    articles = load_squad(args.dataset).articles[: args.articles]
     settings = load_settings()
     embedder = make_embedder(settings)
     results = []
     with tempfile.TemporaryDirectory() as scratch:
         corpus = Path(scratch) / "corpus.jsonl"
-        corpus.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+        write_articles_jsonl(articles, corpus)
         for trial in range(args.trials):
             folder = Path(scratch) / f"index-{trial}"
             env = {
@@ -80,7 +76,7 @@ def main() -> None:
             components = open_components(settings, embedder=embedder, index_dir=folder)
             problems = components.index.verify()
             count = components.index.store.count()
-            if count % BATCH and count != len(records):
+            if count % BATCH and count != len(articles):
                 problems.append(f"{count} articles is not a whole number of batches")
             if count:
                 first_id = components.index.store.list_articles(limit=1)[0].id
@@ -101,7 +97,8 @@ def main() -> None:
             )
             print(json.dumps(results[-1]))
     survived = sum(r["ok"] for r in results)
-    killed_mid_way = sum(1 for r in results if r.get("killed") and 0 < r["articles"] < len(records))
+    total = len(articles)
+    killed_mid_way = sum(1 for r in results if r.get("killed") and 0 < r["articles"] < total)
     print(
         json.dumps(
             {"trials": len(results), "survived": survived, "killed_mid_ingest": killed_mid_way}

@@ -23,7 +23,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from qa.squad import load_squad
+from qa.squad import load_squad, write_articles_jsonl
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -90,10 +90,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
         corpus = folder / "squad-paragraphs.jsonl"
-        with corpus.open("w", encoding="utf-8") as handle:
-            for article in dataset.articles:
-                record = {"id": article.id, "title": article.title, "text": article.text}
-                handle.write(json.dumps(record) + "\n")
+        write_articles_jsonl(dataset.articles, corpus)
         index = folder / "index"
         subprocess.run(
             ["qa", "ingest", str(REPO / "samples"), str(corpus), "--index", str(index), "--quiet"],

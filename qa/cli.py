@@ -208,6 +208,7 @@ def serve(
     components = _open(context, index_dir)
     splitter = SpacySplitter()
     splitter.warm_up()
+    components.pipeline.warm_up()  # the first question should not pay for loading models
     app = create_app(components, splitter=splitter)
     host, port = host or server.host, server.port if port is None else port
     click.echo(f"serving {components.index.store.count()} articles at http://{host}:{port}/")

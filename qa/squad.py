@@ -79,3 +79,12 @@ def parse_squad(document: Any, where: str) -> SquadDataset:
 def load_squad(path: Path) -> SquadDataset:
     """Read a SQuAD 2.0 JSON file (raises SquadFormatError, OSError, json.JSONDecodeError)."""
     return parse_squad(json.loads(path.read_text(encoding="utf-8")), str(path))
+
+
+def write_articles_jsonl(articles: list[Article], path: Path) -> None:
+    """Write articles as the JSONL that `qa ingest` reads (id, title, text), so benchmarks and
+    tests can feed a SQuAD file's paragraphs to a real `qa ingest` process."""
+    with path.open("w", encoding="utf-8") as handle:
+        for article in articles:
+            record = {"id": article.id, "title": article.title, "text": article.text}
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -1,7 +1,6 @@
 """SIGKILL in the middle of `qa ingest`: what was committed survives whole, nothing half-written
 is visible, and a re-run finishes the job without duplicates."""
 
-import json
 import os
 import signal
 import sqlite3
@@ -13,22 +12,12 @@ from pathlib import Path
 from conftest import REPO, SHARED_DATA
 from qa.config import Settings
 from qa.embed import Embedder
-from qa.loaders import article_from_record
+from qa.squad import load_squad, write_articles_jsonl
 from qa.text import SpacySplitter
 from qa.wiring import open_components
 
 BATCH = 4
 ARTICLES = 40
-
-
-def squad_records(count: int) -> list[dict[str, str]]:
-    data = json.loads((SHARED_DATA / "squad2-dev-a.json").read_text(encoding="utf-8"))["data"]
-    records = [
-        {"id": f"{doc['title']}-{n}", "title": doc["title"], "text": p["context"]}
-        for doc in data
-        for n, p in enumerate(doc["paragraphs"])
-    ]
-    return records[:count]
 
 
 def committed_generation(store: Path) -> int:
@@ -43,9 +32,9 @@ def committed_generation(store: Path) -> int:
 def test_ingest_killed_mid_way_keeps_committed_articles_whole(
     tmp_path: Path, settings: Settings, embedder: Embedder, splitter: SpacySplitter
 ) -> None:
-    records = squad_records(ARTICLES)
+    articles = load_squad(SHARED_DATA / "squad2-dev-a.json").articles[:ARTICLES]
     corpus = tmp_path / "corpus.jsonl"
-    corpus.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+    write_articles_jsonl(articles, corpus)
     folder = tmp_path / "index"
     env = {
         **os.environ,
@@ -80,11 +69,10 @@ def test_ingest_killed_mid_way_keeps_committed_articles_whole(
         assert survived % BATCH == 0, "a batch was half written"
         assert components.index.verify() == []
 
-        first = store.get(records[0]["id"])[1][0]
+        first = store.get(articles[0].id)[1][0]
         answer = components.pipeline.ask(first.text, top_k=1)
-        assert answer.citations[0].article.id == records[0]["id"]
+        assert answer.citations[0].article.id == articles[0].id
 
-        articles = [article_from_record(r, r["id"]) for r in records]
         report = components.ingester(splitter).ingest_articles(articles)
         assert (len(report.unchanged), len(report.added)) == (survived, ARTICLES - survived)
         assert store.count() == ARTICLES
