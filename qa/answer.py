@@ -10,9 +10,9 @@ benchmarks/fit_answer_model.py (coefficients in qa/answer_model.py):
   question asks for (a "when" question wants a time, "who" a person, "how many" a number), and
   the chunk's fused retrieval rank;
 - the answerability model turns the best sentence's evidence (its score, its lead over the next,
-  question words the article never mentions) into a calibrated confidence. Below the configured
-  threshold the answer is "the articles do not say" and the ranked sentences are still returned
-  as closest matches.
+  question words the article or the sentence does not have) into a calibrated confidence.
+  Below the configured threshold the answer is "the articles do not say" and the ranked
+  sentences are still returned as closest matches.
 """
 
 from __future__ import annotations
@@ -100,6 +100,7 @@ ABSTAIN_FEATURES = (
     "type_missing",
     "type_near_question",
     "has_type",
+    "sentence_missing_words",
 )
 
 
@@ -275,6 +276,8 @@ def abstain_features(
     names = [m.group(1) for m in _NAME_OR_NUMBER.finditer(question)]
     names_missing = [n for n in names if n.lower().rstrip(".,") not in article_text]
     negated = bool(_NEGATION.search(question)) != bool(_NEGATION.search(top.sentence.text))
+    sentence_words = set(content_words(top.sentence.text))
+    own_words = dict.fromkeys(content_words(question))
     return {
         "top_score": top.score,
         "score_margin": top.score - second_score,
@@ -288,6 +291,7 @@ def abstain_features(
         "type_missing": top.features["type_missing"],
         "type_near_question": top.features["type_near_question"],
         "has_type": float(bool(terms.wanted)),
+        "sentence_missing_words": float(sum(w not in sentence_words for w in own_words)),
     }
 
 

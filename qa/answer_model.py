@@ -31,20 +31,21 @@ SENTENCE_WEIGHTS: dict[str, float] = {
 SENTENCE_BIAS = 0.0
 
 ABSTAIN_WEIGHTS: dict[str, float] = {
-    "top_score": 0.08623,
-    "score_margin": 0.13308,
-    "top_cosine": 2.89674,
-    "top_idf_overlap": 2.2203,
-    "context_missing_idf": -1.76756,
-    "article_missing_idf": 4.78176,
-    "article_max_missing_idf": 0.00788,
-    "names_missing": -0.3496,
-    "negation_mismatch": -0.57781,
-    "type_missing": -0.13148,
-    "type_near_question": 0.48605,
-    "has_type": -0.64665,
+    "top_score": 0.07051,
+    "score_margin": 0.1201,
+    "top_cosine": 2.76515,
+    "top_idf_overlap": 3.48484,
+    "context_missing_idf": -1.95898,
+    "article_missing_idf": 5.07152,
+    "article_max_missing_idf": -0.01682,
+    "names_missing": -0.33715,
+    "negation_mismatch": -0.61371,
+    "type_missing": -0.26824,
+    "type_near_question": 0.46159,
+    "has_type": -0.53019,
+    "sentence_missing_words": 0.18076,
 }
-ABSTAIN_BIAS = -5.81265
+ABSTAIN_BIAS = -6.69349
 
 SPAN_WEIGHTS: dict[str, float] = {
     "bias_entity": 0.65545,

@@ -46,7 +46,7 @@ class RetrievalSettings:
 @dataclass(frozen=True)
 class AnswerSettings:
     top_k: int = 3
-    min_confidence: float = 0.4
+    min_confidence: float = 0.375
     missing_type_penalty: float = 0.5
 
 
