@@ -27,17 +27,13 @@ import waitress  # noqa: E402
 
 from qa.app import create_app  # noqa: E402
 from qa.config import load_settings  # noqa: E402
+from qa.metrics import percentile  # noqa: E402
 from qa.text import SpacySplitter  # noqa: E402
 from qa.wiring import open_components  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 SEED_QUESTION = "when will coalition forces withdraw?"
 WARM_UP_REQUESTS = 5
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
 def ask_once(url: str, question: str) -> float:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.config import load_settings
+from qa.metrics import percentile
 from qa.squad import load_squad
 from qa.vectors import FAISS_KINDS, FaissVectorIndex
 from qa.wiring import make_embedder
@@ -72,12 +73,11 @@ def measure(
             found = index.search(query, 10)
             latencies.append((time.perf_counter() - started) * 1000)
             recalls.append(len({i for i, _ in found} & truth) / 10)
-    latencies.sort()
     return {
         "build_s": build,
         "file_mb": size_mb,
-        "p50_ms": statistics.median(latencies),
-        "p95_ms": latencies[int(0.95 * (len(latencies) - 1))],
+        "p50_ms": percentile(latencies, 0.5),
+        "p95_ms": percentile(latencies, 0.95),
         "recall_at_10": statistics.fmean(recalls),
     }
 

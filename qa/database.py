@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,6 +42,22 @@ class Database(Protocol):
     def close(self) -> None: ...
 
 
+@contextmanager
+def _transaction(
+    lock: threading.RLock, execute: Callable[[str], Any], begin: str
+) -> Iterator[None]:
+    """BEGIN … COMMIT on one shared connection, ROLLBACK on any exception; the lock keeps other
+    threads' statements out of the transaction."""
+    with lock:
+        execute(begin)
+        try:
+            yield
+        except BaseException:
+            execute("ROLLBACK")
+            raise
+        execute("COMMIT")
+
+
 class SQLiteDatabase:
     """One connection shared by threads under a lock; WAL lets other processes read meanwhile."""
 
@@ -70,18 +86,14 @@ class SQLiteDatabase:
 
     def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self._lock:
-            self._connection.executemany(sql, rows)
-
-    @contextmanager
-    def transaction(self, write: bool) -> Iterator[None]:
-        with self._lock:
-            self._connection.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
             try:
-                yield
-            except BaseException:
-                self._connection.execute("ROLLBACK")
-                raise
-            self._connection.execute("COMMIT")
+                self._connection.executemany(sql, rows)
+            except sqlite3.DatabaseError as error:
+                raise DatabaseError(f"{self.name}: {error}") from error
+
+    def transaction(self, write: bool) -> AbstractContextManager[None]:
+        begin = "BEGIN IMMEDIATE" if write else "BEGIN DEFERRED"
+        return _transaction(self._lock, self._connection.execute, begin)
 
     def integrity_problems(self) -> list[str]:
         rows = [row[0] for row in self._connection.execute("PRAGMA integrity_check")]
@@ -146,17 +158,9 @@ class PostgresDatabase:
             except psycopg.Error as error:
                 raise DatabaseError(f"{self.name}: {error}") from error
 
-    @contextmanager
-    def transaction(self, write: bool) -> Iterator[None]:
-        with self._lock:
-            level = "READ COMMITTED" if write else "REPEATABLE READ READ ONLY"
-            self._connection.execute(f"BEGIN ISOLATION LEVEL {level}")
-            try:
-                yield
-            except BaseException:
-                self._connection.execute("ROLLBACK")
-                raise
-            self._connection.execute("COMMIT")
+    def transaction(self, write: bool) -> AbstractContextManager[None]:
+        level = "READ COMMITTED" if write else "REPEATABLE READ READ ONLY"
+        return _transaction(self._lock, self._connection.execute, f"BEGIN ISOLATION LEVEL {level}")
 
     def integrity_problems(self) -> list[str]:
         return []  # the server keeps its own pages sound; the store checks its rows itself

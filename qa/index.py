@@ -185,15 +185,21 @@ class Index:
             self.vectors.save(self._generation)
 
     def _follow(
-        self, expected: int, removed: Sequence[int], added: Sequence[int], matrix: Vectors
+        self,
+        expected: int,
+        removed: Sequence[int],
+        added: Sequence[int] = (),
+        matrix: Vectors | None = None,
     ) -> None:
-        """Apply one committed write of ours to the vectors, or reconcile if others wrote too."""
+        """Apply one committed write of ours to the vectors (`matrix` holds the `added` ones),
+        or reconcile if others wrote too."""
         generation = self.store.generation
         if expected != self._generation or generation != expected + 1:
             self.refresh()
             return
         self.vectors.remove(removed)
-        self.vectors.add(added, matrix)
+        if matrix is not None:
+            self.vectors.add(added, matrix)
         if self.vectors.save_after_each_write:
             self.vectors.save(generation)
         self._generation = generation
@@ -203,11 +209,7 @@ class Index:
         with self._lock:
             expected = self.store.generation
             added, removed = self.store.write(records)
-            matrix = (
-                np.concatenate([r.chunk_vectors for r in records])
-                if added
-                else np.zeros((0, self.manifest.dimension), dtype=np.float32)
-            )
+            matrix = np.concatenate([r.chunk_vectors for r in records]) if added else None
             self._follow(expected, removed, added, matrix)
 
     def delete(self, article_id: str) -> None:
@@ -215,8 +217,7 @@ class Index:
         with self._lock:
             expected = self.store.generation
             removed = self.store.delete(article_id)
-            empty = np.zeros((0, self.manifest.dimension), dtype=np.float32)
-            self._follow(expected, removed, [], empty)
+            self._follow(expected, removed)
 
     def verify(self) -> list[str]:
         """Everything inconsistent between and within store and vectors; empty when sound."""

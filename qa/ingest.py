@@ -62,7 +62,11 @@ class Ingester:
             [s.text for group in sentences for s in group]
         )
         chunk_vectors = self.embedder.encode_documents(
-            [chunk_passage(a, c) for a, group in zip(articles, chunks, strict=True) for c in group]
+            [
+                chunk_passage(a.title, c.text)
+                for a, group in zip(articles, chunks, strict=True)
+                for c in group
+            ]
         )
         records = []
         sentence_offset = chunk_offset = 0

@@ -12,6 +12,13 @@ from typing import Any
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
 _DATE = {"type": ["string", "null"], "format": "date"}
+# What a citation, a listed article and a whole article all say about the article.
+_ARTICLE_METADATA: dict[str, Any] = {
+    "title": {"type": "string"},
+    "source": _NULLABLE_STRING,
+    "published": _DATE,
+    "url": _NULLABLE_STRING,
+}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -64,10 +71,7 @@ SCHEMAS: dict[str, Any] = {
         {
             "rank": {"type": "integer", "minimum": 1},
             "article_id": {"type": "string"},
-            "title": {"type": "string"},
-            "source": _NULLABLE_STRING,
-            "published": _DATE,
-            "url": _NULLABLE_STRING,
+            **_ARTICLE_METADATA,
             "sentence": {"type": "string"},
             "start": {"type": "integer", "minimum": 0},
             "end": {"type": "integer", "minimum": 0},
@@ -112,10 +116,7 @@ SCHEMAS: dict[str, Any] = {
     "ArticleSummary": _object(
         {
             "id": {"type": "string"},
-            "title": {"type": "string"},
-            "source": _NULLABLE_STRING,
-            "published": _DATE,
-            "url": _NULLABLE_STRING,
+            **_ARTICLE_METADATA,
             "sentence_count": {"type": "integer", "minimum": 0},
         }
     ),
@@ -130,10 +131,7 @@ SCHEMAS: dict[str, Any] = {
     "Article": _object(
         {
             "id": {"type": "string"},
-            "title": {"type": "string"},
-            "source": _NULLABLE_STRING,
-            "published": _DATE,
-            "url": _NULLABLE_STRING,
+            **_ARTICLE_METADATA,
             "dateline": _NULLABLE_STRING,
             "text": {"type": "string", "description": "Cleaned text; offsets point into it."},
             "sentences": {

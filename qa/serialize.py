@@ -8,15 +8,22 @@ from qa.store import ArticleSummary
 from qa.types import Answer, Article, Citation, Sentence
 
 
+def _article_metadata(article: Article | ArticleSummary) -> dict[str, Any]:
+    """What a citation, a listed article and a whole article all say about the article."""
+    return {
+        "title": article.title,
+        "source": article.source,
+        "published": article.published.isoformat() if article.published else None,
+        "url": article.url,
+    }
+
+
 def citation_to_json(citation: Citation) -> dict[str, Any]:
     article = citation.article
     data: dict[str, Any] = {
         "rank": citation.rank,
         "article_id": article.id,
-        "title": article.title,
-        "source": article.source,
-        "published": article.published.isoformat() if article.published else None,
-        "url": article.url,
+        **_article_metadata(article),
         "sentence": citation.sentence.text,
         "start": citation.sentence.start,
         "end": citation.sentence.end,
@@ -44,10 +51,7 @@ def answer_to_json(answer: Answer) -> dict[str, Any]:
 def summary_to_json(summary: ArticleSummary) -> dict[str, Any]:
     return {
         "id": summary.id,
-        "title": summary.title,
-        "source": summary.source,
-        "published": summary.published.isoformat() if summary.published else None,
-        "url": summary.url,
+        **_article_metadata(summary),
         "sentence_count": summary.sentence_count,
     }
 
@@ -55,10 +59,7 @@ def summary_to_json(summary: ArticleSummary) -> dict[str, Any]:
 def article_to_json(article: Article, sentences: list[Sentence]) -> dict[str, Any]:
     return {
         "id": article.id,
-        "title": article.title,
-        "source": article.source,
-        "published": article.published.isoformat() if article.published else None,
-        "url": article.url,
+        **_article_metadata(article),
         "dateline": article.dateline,
         "text": article.text,
         "sentences": [

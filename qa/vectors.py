@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from qa.config import ConfigError
 from qa.embed import Vectors
 
 FAISS_KINDS = ("flat", "hnsw", "ivf_flat", "ivf_sq8", "ivf_pq")
@@ -87,8 +88,8 @@ class FaissVectorIndex:
         min_train_vectors: int = 10_000,
     ) -> None:
         if kind not in FAISS_KINDS:
-            raise ValueError(
-                f"vectors.faiss_kind must be one of {', '.join(FAISS_KINDS)}: {kind!r}"
+            raise ConfigError(
+                f"vectors.faiss_kind must be one of {', '.join(FAISS_KINDS)}, not {kind!r}"
             )
         self.folder = folder
         self.dimension = dimension

@@ -12,7 +12,7 @@ from qa.index import STORE, Index
 from qa.ingest import Ingester
 from qa.pipeline import Pipeline, build_pipeline
 from qa.text import SpacySplitter, Splitter
-from qa.vectors import FAISS_KINDS, FaissVectorIndex, MilvusVectorIndex, VectorIndex
+from qa.vectors import FaissVectorIndex, MilvusVectorIndex, VectorIndex
 
 
 @dataclass
@@ -42,11 +42,6 @@ def make_embedder(settings: Settings) -> Embedder:
 def make_vectors(settings: VectorSettings, folder: Path, dimension: int) -> VectorIndex:
     """The configured vector backend: FAISS files in the index folder, or a Milvus collection."""
     if settings.backend == "faiss":
-        if settings.faiss_kind not in FAISS_KINDS:
-            raise ConfigError(
-                f"vectors.faiss_kind must be one of {', '.join(FAISS_KINDS)}, "
-                f"not {settings.faiss_kind!r}"
-            )
         return FaissVectorIndex(
             folder,
             dimension,

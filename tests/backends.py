@@ -15,8 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
+from conftest import unavailable
 from qa.config import Settings
 
 BACKENDS = ["sqlite+faiss", "sqlite+milvus", "postgres+faiss", "postgres+milvus"]
@@ -25,10 +24,7 @@ BACKENDS = ["sqlite+faiss", "sqlite+milvus", "postgres+faiss", "postgres+milvus"
 def postgres_dsn() -> str:
     dsn = os.environ.get("QA_TEST_POSTGRES_DSN", "")
     if not dsn:
-        message = "QA_TEST_POSTGRES_DSN is not set (bash scripts/postgres prints one)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("QA_TEST_POSTGRES_DSN is not set (bash scripts/postgres prints one)")
     return dsn
 
 

@@ -7,6 +7,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -25,6 +26,14 @@ SEED_SENTENCE_START = "On Aug. 20, U.S. President Donald Trump confirmed"
 SEED_SENTENCE_END = "within three years."
 # Wire boilerplate of the seed file that no stored sentence may contain.
 SEED_FURNITURE = ("Source:", "Editor:", "Enditem", "KEY WORDS", "EXPLORE XINHUANET", "0100200707")
+
+
+def unavailable(message: str) -> NoReturn:
+    """A test's outside requirement (chromium, a PostgreSQL server) is missing: skip on a
+    developer machine, fail under CI (`CI` set) so that a missing install step cannot pass."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from conftest import SEED_QUESTION, SEED_SENTENCE_END, SEED_SENTENCE_START
+from conftest import SEED_QUESTION, SEED_SENTENCE_END, SEED_SENTENCE_START, unavailable
 from qa.app import create_app
 from qa.loaders import article_from_record
 from qa.text import SpacySplitter
@@ -44,10 +44,7 @@ def _require_chromium() -> None:
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
     if not missing:
         return
-    message = f"{', '.join(missing)} missing: run `bash scripts/install --browser`"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    unavailable(f"{', '.join(missing)} missing: run `bash scripts/install --browser`")
 
 
 @pytest.fixture(scope="module")
