@@ -101,6 +101,17 @@ def collect(dataset_path: Path) -> list[Example]:
     return examples
 
 
+def load_examples(dataset_path: Path, cache: Path | None) -> list[Example]:
+    """`collect`'s examples, read from `cache` if it exists, else collected (and cached)."""
+    if cache and cache.exists():
+        examples: list[Example] = pickle.loads(cache.read_bytes())
+        return examples
+    examples = collect(dataset_path)
+    if cache:
+        cache.write_bytes(pickle.dumps(examples))
+    return examples
+
+
 def fit(
     rows: list[list[float]], labels: list[bool], names: tuple[str, ...]
 ) -> tuple[dict[str, float], float]:
@@ -212,12 +223,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, help="pickle of the collected features (reused)")
     parser.add_argument("--write", action="store_true", help="write qa/answer_model.py")
     args = parser.parse_args()
-    if args.cache and args.cache.exists():
-        examples = pickle.loads(args.cache.read_bytes())
-    else:
-        examples = collect(args.dataset)
-        if args.cache:
-            args.cache.write_bytes(pickle.dumps(examples))
+    examples = load_examples(args.dataset, args.cache)
     train = [e for e in examples if e.train]
     dev = [e for e in examples if not e.train]
     print(f"train {len(train)} questions, dev {len(dev)}")

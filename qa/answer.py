@@ -13,6 +13,11 @@ benchmarks/fit_answer_model.py (coefficients in qa/answer_model.py):
   question words the article or the sentence does not have) into a calibrated confidence.
   Below the configured threshold the answer is "the articles do not say" and the ranked
   sentences are still returned as closest matches.
+
+With a reader (qa/reader.py, a fine-tuned extractive model), the ranker's best few sentences are
+read too: the reader's score moves them up or down, joins the answerability evidence, and picks
+the short answer among the span candidates together with the span scorer. Its weights in each
+of these were chosen on an article the reader had not seen (ReaderCalibration).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -28,7 +33,8 @@ from qa import answer_model
 from qa.dates import resolve_dates
 from qa.embed import Vectors
 from qa.lexical import BM25Index, content_words, word_spans
-from qa.span import SpanExtractor
+from qa.reader import SpanReader
+from qa.span import SpanBonus, SpanExtractor
 from qa.store import StoredChunk
 from qa.types import Answer, Article, Citation, Entity, Sentence
 
@@ -325,7 +331,8 @@ class SentenceAnswerer:
     """Cites the best-ranked sentences and the short answer inside the first; abstains when the
     answerability confidence is below `min_confidence`. `lexical` supplies idf weights (uniform
     without it); `missing_type_penalty` lowers the score of sentences without the entity type
-    the question asks for (answer.missing_type_penalty)."""
+    the question asks for (answer.missing_type_penalty); `reader`, if given, reads the best
+    sentences (see the module docstring)."""
 
     def __init__(
         self,
@@ -334,8 +341,10 @@ class SentenceAnswerer:
         model: AnswerModel | None = None,
         spans: SpanExtractor | None = None,
         missing_type_penalty: float = 0.0,
+        reader: SpanReader | None = None,
     ) -> None:
         self.min_confidence = min_confidence
+        self.reader = reader
         self.lexical = lexical
         self.model = model or AnswerModel.fitted()
         self.spans = spans or SpanExtractor()
@@ -347,9 +356,11 @@ class SentenceAnswerer:
         )
 
     def warm_up(self) -> None:
-        """Load the span extractor's spaCy model and build the BM25 index now, not on the first
-        question (a server calls this at start)."""
+        """Load the span extractor's spaCy model, the reader and the BM25 index now, not on the
+        first question (a server calls this at start)."""
         self.spans.warm_up()
+        if self.reader is not None:
+            self.reader.warm_up()
         if self.lexical is not None:
             self.lexical.idf([])
 
@@ -364,13 +375,42 @@ class SentenceAnswerer:
         candidates = candidate_sentences(terms, query_vector, chunks)
         return terms, rank_candidates(candidates, self.sentence_weights, self.model.sentence_bias)
 
-    def confidence(self, question: str, terms: QuestionTerms, ranked: Sequence[Candidate]) -> float:
-        """Probability (0..1) that the top sentence answers the question."""
-        if not ranked:
-            return 0.0
+    def abstain_logit(
+        self, question: str, terms: QuestionTerms, ranked: Sequence[Candidate]
+    ) -> float:
+        """The fitted answerability model's logit that the top sentence answers the question."""
         features = abstain_features(question, terms, ranked)
-        model = self.model
-        return logistic(linear_score(features, model.abstain_weights, model.abstain_bias))
+        return linear_score(features, self.model.abstain_weights, self.model.abstain_bias)
+
+    def read(
+        self, question: str, ranked: list[Candidate], base_logit: float
+    ) -> tuple[list[Candidate], float, SpanBonus]:
+        """The ranker's best sentences re-ordered with the reader, the confidence that the new
+        first one answers, and the reader's (weighted) score for a span of it."""
+        assert self.reader is not None
+        calibration = self.reader.calibration
+        head = ranked[: calibration.depth]
+        readings = self.reader.read(question, [c.sentence.text for c in head])
+        scored = sorted(
+            (
+                (replace(c, score=c.score + calibration.rank_weight * r.best_span()[0]), r)
+                for c, r in zip(head, readings, strict=True)
+            ),
+            key=lambda pair: pair[0].score,
+            reverse=True,
+        )
+        top_reading = scored[0][1]
+        logit = (
+            calibration.abstain_base * base_logit
+            + calibration.abstain_reader * top_reading.best_span()[0]
+            + calibration.abstain_bias
+        )
+        span_weight = calibration.span_weight
+
+        def bonus(start: int, end: int) -> float:
+            return span_weight * top_reading.span_score(start, end)
+
+        return [c for c, _ in scored] + ranked[len(head) :], logistic(logit), bonus
 
     def answer(
         self,
@@ -383,7 +423,13 @@ class SentenceAnswerer:
         terms, ranked = self.rank(question, query_vector, chunks, context)
         if not ranked:
             return Answer(question, False, None, 0.0, ())
-        top_confidence = round(self.confidence(question, terms, ranked), 4)
+        base_logit = self.abstain_logit(question, terms, ranked)
+        bonus: SpanBonus | None = None
+        if self.reader is None:
+            confidence = logistic(base_logit)
+        else:
+            ranked, confidence, bonus = self.read(question, ranked, base_logit)
+        top_confidence = round(confidence, 4)
         citations = tuple(
             Citation(
                 rank,
@@ -397,7 +443,7 @@ class SentenceAnswerer:
         if top_confidence < self.min_confidence:
             return Answer(question, False, None, top_confidence, citations)
         top = ranked[0].sentence
-        short = self.spans.extract(question, top.text, sentence_entities(top), terms.wanted)
+        short = self.spans.extract(question, top.text, sentence_entities(top), terms.wanted, bonus)
         return Answer(question, True, short or top.text, top_confidence, citations)
 
 

@@ -51,11 +51,13 @@ def _settings(context: click.Context) -> Settings:
 
 
 def _open(context: click.Context, index_dir: Path | None, create: bool = False) -> Components:
-    """Open the index with the embedder the caller put in `obj` (tests), else load the model."""
+    """Open the index with the embedder and reader the caller put in `obj` (tests), else load
+    the models."""
     try:
         return open_components(
             _settings(context),
             embedder=context.obj.get("embedder"),
+            reader=context.obj.get("reader"),
             create=create,
             index_dir=index_dir,
         )
@@ -243,7 +245,14 @@ def evaluate_command(
     except (SquadFormatError, ValueError) as error:
         raise click.ClickException(str(error)) from error
     embedder = context.obj.get("embedder") or make_embedder(settings)
-    result = evaluate(data, settings, embedder, SpacySplitter(), baselines=baselines)
+    result = evaluate(
+        data,
+        settings,
+        embedder,
+        SpacySplitter(),
+        baselines=baselines,
+        reader=context.obj.get("reader"),
+    )
     click.echo(json.dumps(result) if as_json else format_table(result))
 
 

@@ -46,8 +46,9 @@ class RetrievalSettings:
 @dataclass(frozen=True)
 class AnswerSettings:
     top_k: int = 3
-    min_confidence: float = 0.375
+    min_confidence: float = 0.415
     missing_type_penalty: float = 0.5
+    reader: bool = True
 
 
 @dataclass(frozen=True)

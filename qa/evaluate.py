@@ -36,6 +36,7 @@ from qa.metrics import (
     recall_at,
 )
 from qa.pipeline import Asked, Pipeline, build_pipeline
+from qa.reader import SpanReader
 from qa.squad import SquadDataset, SquadQuestion
 from qa.text import Splitter
 from qa.wiring import Components, open_components
@@ -124,9 +125,12 @@ def index_dataset(
     embedder: Embedder,
     splitter: Splitter,
     folder: Path,
+    reader: SpanReader | None = None,
 ) -> tuple[Components, float]:
     """Ingest every paragraph into a new index in `folder`; returns it and the seconds taken."""
-    components = open_components(settings, embedder=embedder, create=True, index_dir=folder)
+    components = open_components(
+        settings, embedder=embedder, create=True, index_dir=folder, reader=reader
+    )
     started = time.perf_counter()
     components.ingester(splitter).ingest_articles(dataset.articles)
     return components, time.perf_counter() - started
@@ -139,12 +143,13 @@ def evaluate(
     splitter: Splitter,
     baselines: bool = False,
     progress: bool = True,
+    reader: SpanReader | None = None,
 ) -> dict[str, Any]:
     """Metrics of the configured pipeline; with `baselines`, {"qa": …, "baselines": {"dense":
     …, "bm25": …}}, all measured on the same temporary index in this process."""
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as folder:
         components, index_seconds = index_dataset(
-            dataset, settings, embedder, splitter, Path(folder)
+            dataset, settings, embedder, splitter, Path(folder), reader
         )
         try:
             ours = score(

@@ -11,6 +11,7 @@ from qa.config import ConfigError, Settings
 from qa.embed import Embedder, Vectors
 from qa.index import Index
 from qa.lexical import BM25Index
+from qa.reader import SpanReader
 from qa.retrieve import BM25Retriever, DenseRetriever, HybridRetriever, Retriever
 from qa.store import StoredChunk
 from qa.types import Answer
@@ -115,10 +116,15 @@ def make_retriever(index: Index, lexical: BM25Index, settings: Settings, mode: s
 
 
 def build_pipeline(
-    index: Index, embedder: Embedder, settings: Settings, baseline: str | None = None
+    index: Index,
+    embedder: Embedder,
+    settings: Settings,
+    baseline: str | None = None,
+    reader: SpanReader | None = None,
 ) -> Pipeline:
-    """The configured pipeline; with `baseline` ("dense" or "bm25"), the naive one that cites
-    the sentence nearest the question by that signal alone and never abstains."""
+    """The configured pipeline, reading the best sentences with `reader` if one is given; with
+    `baseline` ("dense" or "bm25"), the naive one that cites the sentence nearest the question
+    by that signal alone and never abstains."""
     lexical = BM25Index(index)
     answerer: Answerer
     if baseline is None:
@@ -127,6 +133,7 @@ def build_pipeline(
             settings.answer.min_confidence,
             lexical,
             missing_type_penalty=settings.answer.missing_type_penalty,
+            reader=reader,
         )
     else:
         retriever = make_retriever(index, lexical, settings, baseline)

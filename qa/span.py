@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +58,8 @@ _DEPENDENCIES = ("nsubj", "nsubjpass", "dobj", "pobj", "attr", "appos", "conj", 
 _PARTS_OF_SPEECH = ("PROPN", "NOUN", "NUM", "ADJ", "VERB")
 _COPULAS = frozenset("is was are were be been called named known as".split())
 KINDS = ("entity", "noun_phrase", "segment")
+# Another model's score for the span text[start:end] of a sentence (the reader's).
+SpanBonus = Callable[[int, int], float]
 SPAN_FEATURES = (
     "bias_entity",
     "bias_noun_phrase",
@@ -298,11 +300,21 @@ class SpanExtractor:
         ]
 
     def extract(
-        self, question: str, sentence_text: str, entities: Sequence[Entity], wanted: frozenset[str]
+        self,
+        question: str,
+        sentence_text: str,
+        entities: Sequence[Entity],
+        wanted: frozenset[str],
+        bonus: SpanBonus | None = None,
     ) -> str | None:
-        """The best-scoring candidate's text, or None when the sentence offers none."""
+        """The best-scoring candidate's text, or None when the sentence offers none. `bonus`
+        (start, end) adds another model's score of a candidate (the reader's) to the fitted one."""
         scored = [
-            (sum(self.weights.get(n, 0.0) * v for n, v in features.items()), candidate)
+            (
+                sum(self.weights.get(n, 0.0) * v for n, v in features.items())
+                + (bonus(candidate.start, candidate.end) if bonus is not None else 0.0),
+                candidate,
+            )
             for candidate, features in self.candidates(question, sentence_text, entities, wanted)
         ]
         if not scored:

@@ -11,6 +11,7 @@ from qa.embed import Embedder, SentenceTransformerEmbedder
 from qa.index import STORE, Index
 from qa.ingest import Ingester
 from qa.pipeline import Pipeline, build_pipeline
+from qa.reader import SpanReader
 from qa.text import SpacySplitter, Splitter
 from qa.vectors import FaissVectorIndex, MilvusVectorIndex, VectorIndex
 
@@ -39,6 +40,13 @@ def make_embedder(settings: Settings) -> Embedder:
     return SentenceTransformerEmbedder(embedding.model, embedding.batch_size, embedding.device)
 
 
+def make_reader(settings: Settings) -> SpanReader | None:
+    """The bundled reader over the embedding model's encoder, or None when answer.reader is off."""
+    if not settings.answer.reader:
+        return None
+    return SpanReader(settings.embedding.model, device=settings.embedding.device)
+
+
 def make_vectors(settings: VectorSettings, folder: Path, dimension: int) -> VectorIndex:
     """The configured vector backend: FAISS files in the index folder, or a Milvus collection."""
     if settings.backend == "faiss":
@@ -65,9 +73,12 @@ def open_components(
     embedder: Embedder | None = None,
     create: bool = False,
     index_dir: Path | None = None,
+    reader: SpanReader | None = None,
 ) -> Components:
-    """Open the index folder for this embedder (loading the model if none is passed in)."""
+    """Open the index folder for this embedder (loading the model if none is passed in); the
+    reader is made from the settings unless one is passed in (models load on first use)."""
     embedder = embedder or make_embedder(settings)
+    reader = reader or make_reader(settings)
     folder = index_dir or settings.index_dir
 
     def database() -> Database:
@@ -85,5 +96,5 @@ def open_components(
         open_database=database,
         open_vectors=vectors,
     )
-    pipeline = build_pipeline(index, embedder, settings)
+    pipeline = build_pipeline(index, embedder, settings, reader=reader)
     return Components(settings, embedder, index, pipeline)

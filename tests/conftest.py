@@ -13,8 +13,9 @@ import pytest
 
 from qa.config import Settings, load_settings
 from qa.embed import SentenceTransformerEmbedder
+from qa.reader import SpanReader
 from qa.text import SpacySplitter
-from qa.wiring import Components, open_components
+from qa.wiring import Components, make_reader, open_components
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -50,6 +51,15 @@ def embedder(settings: Settings) -> SentenceTransformerEmbedder:
 
 
 @pytest.fixture(scope="session")
+def reader(settings: Settings) -> SpanReader:
+    """The bundled reader, loaded once for the whole test session."""
+    real = make_reader(settings)
+    assert real is not None, "config.yaml turns the reader off"
+    real.warm_up()
+    return real
+
+
+@pytest.fixture(scope="session")
 def splitter() -> SpacySplitter:
     """The real sentence splitter, loaded once for the whole test session."""
     real = SpacySplitter()
@@ -63,10 +73,13 @@ def seed_index_dir(
     settings: Settings,
     embedder: SentenceTransformerEmbedder,
     splitter: SpacySplitter,
+    reader: SpanReader,
 ) -> Path:
     """An index of the seed article, built once; tests that write to it must copy it first."""
     folder = tmp_path_factory.mktemp("seed-index")
-    components = open_components(settings, embedder=embedder, create=True, index_dir=folder)
+    components = open_components(
+        settings, embedder=embedder, create=True, index_dir=folder, reader=reader
+    )
     try:
         report = components.ingester(splitter).ingest_paths(
             [SEED_ARTICLE], 10**7, show_progress=False
@@ -79,11 +92,15 @@ def seed_index_dir(
 
 @pytest.fixture
 def seed_components(
-    tmp_path: Path, seed_index_dir: Path, settings: Settings, embedder: SentenceTransformerEmbedder
+    tmp_path: Path,
+    seed_index_dir: Path,
+    settings: Settings,
+    embedder: SentenceTransformerEmbedder,
+    reader: SpanReader,
 ) -> Iterator[Components]:
-    """A private, writable copy of the seed index, opened with the real model."""
+    """A private, writable copy of the seed index, opened with the real models."""
     folder = tmp_path / "index"
     shutil.copytree(seed_index_dir, folder)
-    components = open_components(settings, embedder=embedder, index_dir=folder)
+    components = open_components(settings, embedder=embedder, index_dir=folder, reader=reader)
     yield components
     components.close()

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import cast
+
+import numpy as np
 import pytest
 
 from conftest import SEED_QUESTION, SEED_SENTENCE_END, SEED_SENTENCE_START
-from qa.answer import NearestSentenceAnswerer, expected_labels
+from qa.answer import NearestSentenceAnswerer, SentenceAnswerer, expected_labels
+from qa.reader import ReaderCalibration, Reading, SpanReader
 from qa.span import SpanExtractor
 from qa.text import SpacySplitter, to_sentences
 from qa.types import ResolvedDate
@@ -69,3 +74,52 @@ def test_span_keeps_a_bounding_preposition_only(splitter: SpacySplitter) -> None
 def test_nearest_sentence_baseline_rejects_unknown_signal() -> None:
     with pytest.raises(ValueError, match="unknown signal"):
         NearestSentenceAnswerer("tfidf")
+
+
+class ScriptedReader:
+    """Stands in for SpanReader: scores a sentence +5 if it contains `favourite`, else -5, as
+    one whole-sentence span; the calibration lets that score decide."""
+
+    def __init__(self, favourite: str, rank_weight: float = 100.0) -> None:
+        self.favourite = favourite
+        self.calibration = ReaderCalibration(8, rank_weight, 0.0, 0.0, 1.0, 0.0)
+
+    def warm_up(self) -> None:
+        pass
+
+    def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
+        return [
+            Reading(
+                np.asarray([5.0 if self.favourite and self.favourite in s else -5.0]),
+                np.zeros(1, dtype=np.float32),
+                np.asarray([[0, len(s)]]),
+                0.0,
+            )
+            for s in sentences
+        ]
+
+
+def with_reader(components: Components, reader: ScriptedReader) -> None:
+    components.pipeline.answerer = SentenceAnswerer(0.5, reader=cast(SpanReader, reader))
+
+
+def test_the_reader_reorders_the_best_sentences(seed_components: Components) -> None:
+    with_reader(seed_components, ScriptedReader("timetable"))
+    answer = seed_components.pipeline.ask(SEED_QUESTION, top_k=3)
+    assert "timetable" in answer.citations[0].sentence.text
+    assert answer.answerable and answer.confidence > 0.99  # logistic(5), the reader's say
+
+    with_reader(seed_components, ScriptedReader("timetable", rank_weight=0.0))
+    assert (
+        seed_components.pipeline.ask(SEED_QUESTION, 3)
+        .citations[0]
+        .sentence.text.startswith(SEED_SENTENCE_START)
+    )
+
+
+def test_the_reader_can_make_the_answerer_abstain(seed_components: Components) -> None:
+    with_reader(seed_components, ScriptedReader(""))
+    answer = seed_components.pipeline.ask(SEED_QUESTION, top_k=3)
+    assert not answer.answerable and answer.answer is None
+    assert answer.confidence < 0.01
+    assert len(answer.citations) == 3

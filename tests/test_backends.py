@@ -13,6 +13,7 @@ from backends import BACKENDS, backend_settings
 from conftest import SEED_ARTICLE, SEED_QUESTION, SEED_SENTENCE_END, SEED_SENTENCE_START
 from qa.config import Settings
 from qa.embed import SentenceTransformerEmbedder
+from qa.reader import SpanReader
 from qa.store import ArticleFilter, ArticleNotFoundError
 from qa.text import SpacySplitter
 from qa.types import Article
@@ -38,9 +39,15 @@ def backend(
 
 
 def open_replica(
-    settings: Settings, folder: Path, embedder: SentenceTransformerEmbedder, create: bool = True
+    settings: Settings,
+    folder: Path,
+    embedder: SentenceTransformerEmbedder,
+    reader: SpanReader,
+    create: bool = True,
 ) -> Components:
-    return open_components(settings, embedder=embedder, create=create, index_dir=folder)
+    return open_components(
+        settings, embedder=embedder, create=create, index_dir=folder, reader=reader
+    )
 
 
 @pytest.fixture
@@ -49,8 +56,9 @@ def seeded(
     tmp_path: Path,
     embedder: SentenceTransformerEmbedder,
     splitter: SpacySplitter,
+    reader: SpanReader,
 ) -> Iterator[Components]:
-    components = open_replica(backend, tmp_path / "replica-a", embedder)
+    components = open_replica(backend, tmp_path / "replica-a", embedder, reader)
     ingester = components.ingester(splitter)
     report = ingester.ingest_paths([SEED_ARTICLE], 10**7, show_progress=False)
     assert report.ok
@@ -109,24 +117,25 @@ def test_a_second_replica_sees_writes_through_the_shared_store(
     settings: Settings,
     embedder: SentenceTransformerEmbedder,
     splitter: SpacySplitter,
+    reader: SpanReader,
 ) -> None:
     """Two replicas (own index folders) on one store and one vector backend: each sees the
     other's adds and deletes on its next question."""
     with backend_settings(settings, shared, tmp_path / "data") as configured:
-        writer = open_replica(configured, tmp_path / "replica-a", embedder)
-        reader = open_replica(configured, tmp_path / "replica-b", embedder)
+        writer = open_replica(configured, tmp_path / "replica-a", embedder, reader)
+        second = open_replica(configured, tmp_path / "replica-b", embedder, reader)
         try:
             ingester = writer.ingester(splitter)
             ingester.ingest_articles([OTHER])
-            reader.index.refresh()  # what every question does first
-            assert reader.index.vector_count() == writer.index.vector_count() > 0
+            second.index.refresh()  # what every question does first
+            assert second.index.vector_count() == writer.index.vector_count() > 0
             late = Article(id="late", title="Port strike ends", text="The port strike ended.")
             ingester.ingest_articles([late])
             writer.index.delete(OTHER.id)
-            answer = reader.pipeline.ask("when did the port strike end?", top_k=3)
+            answer = second.pipeline.ask("when did the port strike end?", top_k=3)
             assert answer.citations[0].article.id == "late"
             assert all(c.article.id != OTHER.id for c in answer.citations)
-            assert reader.index.verify() == []
+            assert second.index.verify() == []
         finally:
-            reader.close()
+            second.close()
             writer.close()

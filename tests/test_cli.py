@@ -19,6 +19,7 @@ from conftest import (
 from qa.cli import cli
 from qa.config import Settings
 from qa.embed import Embedder, HashEmbedder
+from qa.reader import SpanReader
 
 ANSWER_KEYS = {"question", "answerable", "answer", "confidence", "citations", "timing_ms"}
 CITATION_KEYS = {
@@ -35,8 +36,11 @@ CITATION_KEYS = {
 }
 
 
-def run(settings: Settings, embedder: Embedder, *args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), obj={"settings": settings, "embedder": embedder})
+def run(
+    settings: Settings, embedder: Embedder, *args: str, reader: SpanReader | None = None
+) -> Result:
+    models = {"embedder": embedder, "reader": reader}
+    return CliRunner().invoke(cli, list(args), obj={"settings": settings, **models})
 
 
 def check_seed_answer(data: dict[str, Any]) -> None:
@@ -55,14 +59,25 @@ def check_seed_answer(data: dict[str, Any]) -> None:
     assert set(data["timing_ms"]) == {"retrieve", "answer", "total"}
 
 
-def test_seed_question_end_to_end(tmp_path: Path, settings: Settings, embedder: Embedder) -> None:
+def test_seed_question_end_to_end(
+    tmp_path: Path, settings: Settings, embedder: Embedder, reader: SpanReader
+) -> None:
     index = str(tmp_path / "index")
     ingested = run(settings, embedder, "ingest", str(REPO / "samples"), "--index", index, "--quiet")
     assert ingested.exit_code == 0, ingested.output
     assert "added" in ingested.output
 
     asked = run(
-        settings, embedder, "ask", SEED_QUESTION, "--index", index, "--json", "--top-k", "2"
+        settings,
+        embedder,
+        "ask",
+        SEED_QUESTION,
+        "--index",
+        index,
+        "--json",
+        "--top-k",
+        "2",
+        reader=reader,
     )
     assert asked.exit_code == 0, asked.output
     data = json.loads(asked.output)
@@ -72,7 +87,7 @@ def test_seed_question_end_to_end(tmp_path: Path, settings: Settings, embedder: 
     again = run(settings, embedder, "ingest", str(SEED_ARTICLE), "--index", index, "--quiet")
     assert "0 added, 0 replaced, 1 unchanged" in again.output
 
-    plain = run(settings, embedder, "ask", SEED_QUESTION, "--index", index)
+    plain = run(settings, embedder, "ask", SEED_QUESTION, "--index", index, reader=reader)
     assert (
         plain.exit_code == 0
         and "within three years" in plain.output

