@@ -145,12 +145,13 @@ class SpanReader:
         import torch
 
         # A fast tokenizer sets its truncation and padding on the shared Rust object for each
-        # call, which fails ("Already borrowed") when server threads do it at once.
+        # call, which fails ("Already borrowed") when server threads do it at once. Longest
+        # first: a long sentence is cut, and so is a question too long to leave it room.
         with self._lock:
             encoded = self._tokenizer(
                 [question] * len(sentences),
                 list(sentences),
-                truncation="only_second",
+                truncation="longest_first",
                 max_length=MAX_TOKENS,
                 padding=True,
                 return_offsets_mapping=True,

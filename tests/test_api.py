@@ -141,6 +141,15 @@ def test_seed_question_is_answered_with_the_cited_sentence(
     assert body == expected
 
 
+def test_a_question_at_the_length_limit_is_answered(client: SpecClient) -> None:
+    """The longest question allowed must not overflow the reader's input (it once did: 500)."""
+    question = (SEED_QUESTION + " ") * (ServerSettings().max_question_chars // 37)
+    assert len(question) <= ServerSettings().max_question_chars
+    response = ask(client, question.strip())
+    assert response.status_code == 200
+    assert response.get_json()["citations"][0]["sentence"].startswith(SEED_SENTENCE_START)
+
+
 def test_top_k_limits_the_citations(client: SpecClient) -> None:
     body = ask(client, SEED_QUESTION, top_k=1).get_json()
     assert len(body["citations"]) == 1

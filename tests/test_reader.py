@@ -75,6 +75,14 @@ def test_the_reader_finds_the_seed_answer_and_prefers_the_answering_sentence(
     assert reader.read(SEED_QUESTION, []) == []
 
 
+def test_long_questions_and_sentences_are_cut_to_fit(reader: SpanReader) -> None:
+    question = "when will the coalition forces withdraw from the country? " * 20  # ~1,000 chars
+    sentence = "The talks went on. " * 60 + SEED_SENTENCE
+    long_question, long_sentence = reader.read(question, [SEED_SENTENCE, sentence])
+    assert long_question.best_span()[2] <= len(SEED_SENTENCE)
+    assert long_sentence.offsets[-1][1] < len(sentence)  # the end was cut, not read past
+
+
 def test_missing_weights_are_a_clear_error(tmp_path: Path, settings: Settings) -> None:
     with pytest.raises(ModelNotFoundError, match="benchmarks/fit_reader.py"):
         load_reader(settings.embedding.model, tmp_path / "absent.safetensors")
