@@ -40,7 +40,12 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer  # noqa: E402
 
-from qa.answer import SentenceAnswerer, rank_candidates, sentence_entities  # noqa: E402
+from qa.answer import (  # noqa: E402
+    SentenceAnswerer,
+    combine_reading,
+    logistic,
+    rank_candidates,
+)
 from qa.embed import resolve_model_path  # noqa: E402
 from qa.metrics import best_f1, contains_answer, precision_recall  # noqa: E402
 from qa.reader import (  # noqa: E402
@@ -201,16 +206,10 @@ class Read:
         self, answerer: SentenceAnswerer, rank_weight: float, span_weight: float
     ) -> str:
         i = self.top(rank_weight)
-        sentence, reading = self.head[i].sentence, self.readings[i]
+        reading = self.readings[i]
         bonus: SpanBonus = lambda s, e: span_weight * reading.span_score(s, e)  # noqa: E731
-        short = answerer.spans.extract(
-            self.example.question.question,
-            sentence.text,
-            sentence_entities(sentence),
-            self.example.terms.wanted,
-            bonus,
-        )
-        return short or sentence.text
+        e = self.example
+        return answerer.short_answer(e.question.question, e.terms, self.head[i].sentence, bonus)
 
 
 def choose(reads: list[Read], answerer: SentenceAnswerer) -> tuple[ReaderCalibration, float]:
@@ -267,27 +266,21 @@ def report(
         for r in usable:
             question = r.example.question
             if with_reader:
-                i = r.top(calibration.rank_weight)
-                logit = (
-                    calibration.abstain_base * r.base_logit
-                    + calibration.abstain_reader * r.best[i]
-                    + calibration.abstain_bias
+                # What SentenceAnswerer.answer does with the reader, on the cached readings.
+                ranked, confidence, bonus = combine_reading(
+                    r.head, r.readings, calibration, r.base_logit
                 )
-                short = r.short_answer(answerer, calibration.rank_weight, calibration.span_weight)
                 cutoff = threshold
             else:
-                i, logit, cutoff = 0, r.base_logit, answerer.min_confidence
-                top = r.head[0].sentence
-                short = (
-                    answerer.spans.extract(
-                        question.question, top.text, sentence_entities(top), r.example.terms.wanted
-                    )
-                    or top.text
-                )
-            abstain = 1 / (1 + math.exp(-logit)) < cutoff
+                ranked, bonus = r.head, None
+                confidence, cutoff = logistic(r.base_logit), answerer.min_confidence
+            short = answerer.short_answer(
+                question.question, r.example.terms, ranked[0].sentence, bonus
+            )
+            abstain = confidence < cutoff
             abstained.append(abstain)
             if not question.is_impossible:
-                right.append(r.example.labels[i])
+                right.append(contains_answer(ranked[0].sentence.text, question.answers))
                 f1.append(0.0 if abstain else best_f1(short, question.answers))
         precision, recall = precision_recall(
             abstained, [r.example.question.is_impossible for r in usable]

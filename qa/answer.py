@@ -33,7 +33,7 @@ from qa import answer_model
 from qa.dates import resolve_dates
 from qa.embed import Vectors
 from qa.lexical import BM25Index, content_words, word_spans
-from qa.reader import SpanReader
+from qa.reader import ReaderCalibration, Reading, SpanReader
 from qa.span import SpanBonus, SpanExtractor
 from qa.store import StoredChunk
 from qa.types import Answer, Article, Citation, Entity, Sentence
@@ -308,6 +308,35 @@ def sentence_entities(sentence: Sentence) -> list[Entity]:
     ]
 
 
+def combine_reading(
+    ranked: Sequence[Candidate],
+    readings: Sequence[Reading],
+    calibration: ReaderCalibration,
+    base_logit: float,
+) -> tuple[list[Candidate], float, SpanBonus]:
+    """The ranked candidates with the first len(readings) re-ordered by the reader, the
+    confidence that the new first one answers (from the fitted answerability logit and its
+    reading), and the reader's weighted score for a span of it (see ReaderCalibration)."""
+    head = [(c, r, r.best_span()[0]) for c, r in zip(ranked, readings, strict=False)]
+    head.sort(key=lambda item: item[0].score + calibration.rank_weight * item[2], reverse=True)
+    _, top_reading, top_read_score = head[0]
+    logit = (
+        calibration.abstain_base * base_logit
+        + calibration.abstain_reader * top_read_score
+        + calibration.abstain_bias
+    )
+    span_weight = calibration.span_weight
+
+    def bonus(start: int, end: int) -> float:
+        return span_weight * top_reading.span_score(start, end)
+
+    reordered = [
+        replace(c, score=c.score + calibration.rank_weight * read_score)
+        for c, _, read_score in head
+    ]
+    return reordered + list(ranked[len(head) :]), logistic(logit), bonus
+
+
 @dataclass(frozen=True)
 class AnswerModel:
     """Coefficients of the two logistic models (defaults: the fitted ones)."""
@@ -382,35 +411,13 @@ class SentenceAnswerer:
         features = abstain_features(question, terms, ranked)
         return linear_score(features, self.model.abstain_weights, self.model.abstain_bias)
 
-    def read(
-        self, question: str, ranked: list[Candidate], base_logit: float
-    ) -> tuple[list[Candidate], float, SpanBonus]:
-        """The ranker's best sentences re-ordered with the reader, the confidence that the new
-        first one answers, and the reader's (weighted) score for a span of it."""
-        assert self.reader is not None
-        calibration = self.reader.calibration
-        head = ranked[: calibration.depth]
-        readings = self.reader.read(question, [c.sentence.text for c in head])
-        scored = sorted(
-            (
-                (replace(c, score=c.score + calibration.rank_weight * r.best_span()[0]), r)
-                for c, r in zip(head, readings, strict=True)
-            ),
-            key=lambda pair: pair[0].score,
-            reverse=True,
-        )
-        top_reading = scored[0][1]
-        logit = (
-            calibration.abstain_base * base_logit
-            + calibration.abstain_reader * top_reading.best_span()[0]
-            + calibration.abstain_bias
-        )
-        span_weight = calibration.span_weight
-
-        def bonus(start: int, end: int) -> float:
-            return span_weight * top_reading.span_score(start, end)
-
-        return [c for c, _ in scored] + ranked[len(head) :], logistic(logit), bonus
+    def short_answer(
+        self, question: str, terms: QuestionTerms, sentence: Sentence, bonus: SpanBonus | None
+    ) -> str:
+        """The short answer inside `sentence`, or the whole sentence when it offers no span."""
+        entities = sentence_entities(sentence)
+        short = self.spans.extract(question, sentence.text, entities, terms.wanted, bonus)
+        return short or sentence.text
 
     def answer(
         self,
@@ -428,7 +435,10 @@ class SentenceAnswerer:
         if self.reader is None:
             confidence = logistic(base_logit)
         else:
-            ranked, confidence, bonus = self.read(question, ranked, base_logit)
+            calibration = self.reader.calibration
+            head = [c.sentence.text for c in ranked[: calibration.depth]]
+            readings = self.reader.read(question, head)
+            ranked, confidence, bonus = combine_reading(ranked, readings, calibration, base_logit)
         top_confidence = round(confidence, 4)
         citations = tuple(
             Citation(
@@ -442,9 +452,8 @@ class SentenceAnswerer:
         )
         if top_confidence < self.min_confidence:
             return Answer(question, False, None, top_confidence, citations)
-        top = ranked[0].sentence
-        short = self.spans.extract(question, top.text, sentence_entities(top), terms.wanted, bonus)
-        return Answer(question, True, short or top.text, top_confidence, citations)
+        short = self.short_answer(question, terms, ranked[0].sentence, bonus)
+        return Answer(question, True, short, top_confidence, citations)
 
 
 class NearestSentenceAnswerer:
