@@ -1,5 +1,5 @@
-"""Fit the sentence ranker, the span scorer and the answerability model of qa/answer.py and
-qa/span.py; with --write, store their coefficients in qa/answer_model.py.
+"""Fit the sentence ranker and the answerability model of qa/answer.py; with --write, store
+their coefficients in qa/answer_model.py.
 
     python benchmarks/fit_answer_model.py ../shared/data/squad2-dev-a.json [--cache FILE] [--write]
 
@@ -10,8 +10,6 @@ held-out figures printed. Deterministic: same file, same coefficients.
 
 - Sentence ranker: per train answerable question, the softmax over its candidate sentences is
   fitted to put the mass on those holding a gold answer (SQuAD normalization).
-- Span scorer: the same listwise fit over the candidate spans of the sentence holding the gold
-  answer, right = the spans with the best F1 against the gold answers.
 - Answerability: logistic regression, one row per train question, features of its top-ranked
   sentence, label "answerable and the top sentence holds a gold answer" (abstaining is right
   otherwise). The threshold printed balances abstain precision and recall on the train split;
@@ -43,14 +41,12 @@ from qa.answer import (  # noqa: E402
     SentenceAnswerer,
     abstain_features,
     rank_candidates,
-    sentence_entities,
 )
 from qa.config import load_settings  # noqa: E402
 from qa.evaluate import index_dataset  # noqa: E402
 from qa.lexical import BM25Index  # noqa: E402
-from qa.metrics import best_f1, contains_answer, precision_recall  # noqa: E402
+from qa.metrics import contains_answer, precision_recall  # noqa: E402
 from qa.pipeline import make_retriever  # noqa: E402
-from qa.span import SPAN_FEATURES, SpanExtractor  # noqa: E402
 from qa.squad import SquadQuestion, load_squad  # noqa: E402
 from qa.text import SpacySplitter  # noqa: E402
 from qa.wiring import make_embedder  # noqa: E402
@@ -171,47 +167,6 @@ def rerank(examples: list[Example], weights: dict[str, float], bias: float) -> l
     return reranked
 
 
-def fit_spans(train: list[Example], dev: list[Example], spans: SpanExtractor) -> dict[str, float]:
-    """Span scorer: candidates of the sentence holding the gold answer (train), label "F1 with
-    a gold answer >= 0.5"; prints dev answer F1 of the top sentence's best span."""
-    groups = []
-    for e in train:
-        sentence = next(
-            (c.sentence for c, ok in zip(e.candidates, e.labels, strict=True) if ok), None
-        )
-        if e.question.is_impossible or sentence is None:
-            continue
-        found = spans.candidates(
-            e.question.question, sentence.text, sentence_entities(sentence), e.terms.wanted
-        )
-        if not found:
-            continue
-        f1 = np.asarray(
-            [best_f1(sentence.text[c.start : c.end], e.question.answers) for c, _ in found]
-        )
-        matrix = np.asarray([[f.get(n, 0.0) for n in SPAN_FEATURES] for _, f in found])
-        groups.append((matrix, (f1 >= f1.max()) & (f1 > 0)))
-    weights = fit_listwise(groups, SPAN_FEATURES)
-    extractor = SpanExtractor(weights)
-    for name, split in (("train", train), ("dev", dev)):
-        scores, given_right = [], []
-        for e in split:
-            if e.question.is_impossible or not e.candidates:
-                continue
-            top = e.candidates[0].sentence
-            short = extractor.extract(
-                e.question.question, top.text, sentence_entities(top), e.terms.wanted
-            )
-            scores.append(best_f1(short or top.text, e.question.answers))
-            if e.labels[0]:
-                given_right.append(scores[-1])
-        print(
-            f"span F1 {name}: {np.mean(scores):.4f} (when the top sentence is right: "
-            f"{np.mean(given_right):.4f})"
-        )
-    return weights
-
-
 def _literal(weights: dict[str, float]) -> str:
     """A dict literal, one key a line, as `ruff format` writes it."""
     return "{\n" + "".join(f'    "{k}": {v!r},\n' for k, v in weights.items()) + "}"
@@ -259,9 +214,6 @@ def main() -> None:
             labels.append(not e.question.is_impossible and e.labels[0])
         return rows, labels
 
-    span_weights = fit_spans(train, dev, SpanExtractor())
-    print("span weights", span_weights)
-
     abstain_weights, abstain_bias = fit(*abstain_rows(train), ABSTAIN_FEATURES)
     print("abstain weights", abstain_weights, abstain_bias)
     weights_vector = np.asarray([abstain_weights[n] for n in ABSTAIN_FEATURES])
@@ -298,13 +250,12 @@ def main() -> None:
         OUTPUT.write_text(
             '"""Fitted coefficients of the answer models (written by '
             "benchmarks/fit_answer_model.py; do not\nedit by hand: re-run the script). Weights "
-            'apply to the raw features named in qa/answer.py\nand qa/span.py."""\n\n'
+            'apply to the raw features named in qa/answer.py."""\n\n'
             "from __future__ import annotations\n\n"
             f"SENTENCE_WEIGHTS: dict[str, float] = {_literal(sentence_weights)}\n"
             f"SENTENCE_BIAS = {sentence_bias!r}\n\n"
             f"ABSTAIN_WEIGHTS: dict[str, float] = {_literal(abstain_weights)}\n"
-            f"ABSTAIN_BIAS = {abstain_bias!r}\n\n"
-            f"SPAN_WEIGHTS: dict[str, float] = {_literal(span_weights)}\n",
+            f"ABSTAIN_BIAS = {abstain_bias!r}\n",
             encoding="utf-8",
         )
         print(f"wrote {OUTPUT}; set answer.min_confidence to {threshold:.3f}")

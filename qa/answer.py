@@ -1,23 +1,23 @@
-"""Answering: score the sentences of the retrieved chunks, cite the best, extract a short answer,
-or abstain.
+"""Answering: find the sentence of the retrieved chunks that answers, cite it with the short
+answer inside it, or abstain.
 
-Two small logistic models, fitted on a training split of SQuAD 2.0 dev-a by
-benchmarks/fit_answer_model.py (coefficients in qa/answer_model.py):
+Two stages, the cheap one first:
 
-- the sentence ranker scores every candidate sentence from what cosine similarity alone misses:
-  the question's words weighted by rarity (BM25's idf), their pairs, the same in the
-  neighbouring sentences and the headline, whether the sentence holds the kind of thing the
-  question asks for (a "when" question wants a time, "who" a person, "how many" a number), and
-  the chunk's fused retrieval rank;
-- the answerability model turns the best sentence's evidence (its score, its lead over the next,
-  question words the article or the sentence does not have) into a calibrated confidence.
-  Below the configured threshold the answer is "the articles do not say" and the ranked
-  sentences are still returned as closest matches.
+- a fitted sentence ranker (logistic, fitted on SQuAD 2.0 dev-a's training split by
+  benchmarks/fit_answer_model.py; coefficients in qa/answer_model.py) scores every sentence of
+  the chunks from what cosine similarity alone misses: the question's words weighted by rarity
+  (BM25's idf), their pairs, the same in the neighbouring sentences and the headline, whether
+  the sentence holds the kind of thing the question asks for (a "when" question wants a time,
+  "who" a person, "how many" a number), and the chunk's fused retrieval rank; its answerability
+  model turns the best sentence's evidence into a first logit;
+- the extractive reader (qa/reader.py, trained on SQuAD 1.1) reads the ranker's best few
+  sentences: the one with the best reader score (plus a little of the ranker's) is cited, the
+  reader's span in it is the short answer, and the confidence is a logistic function of the
+  reader's score and the ranker's logit (ReaderCalibration, chosen by benchmarks/fit_reader.py
+  on questions the reader never learnt from). Below `min_confidence` the answer is "the
+  articles do not say", and the ranked sentences are still returned as closest matches.
 
-With a reader (qa/reader.py, a fine-tuned extractive model), the ranker's best few sentences are
-read too: the reader's score moves them up or down, joins the answerability evidence, and picks
-the short answer among the span candidates together with the span scorer. Its weights in each
-of these were chosen on an article the reader had not seen (ReaderCalibration).
+Without a reader (answer.reader: false) the ranker's first sentence is cited and given whole.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from qa.dates import resolve_dates
 from qa.embed import Vectors
 from qa.lexical import BM25Index, content_words, word_spans
 from qa.reader import ReaderCalibration, Reading, SpanReader
-from qa.span import SpanBonus, SpanExtractor
 from qa.store import StoredChunk
 from qa.types import Answer, Article, Citation, Entity, Sentence
 
@@ -308,33 +307,52 @@ def sentence_entities(sentence: Sentence) -> list[Entity]:
     ]
 
 
+# Prepositions that change what a time means ("within three years" is not "three years"): a
+# time span the reader picks keeps one it follows. "in 1973" means the bare date.
+BOUNDING_PREPOSITIONS = frozenset(
+    "within by since until till before after during over around about nearly almost "
+    "approximately".split()
+)
+_LAST_WORD = re.compile(r"([A-Za-z]+)\s+$")
+
+
+def bounded_span(sentence: Sentence, start: int, end: int) -> str:
+    """The text of `sentence[start:end]`, widened to a bounding preposition just before it when
+    the span is a time (it overlaps a DATE or TIME entity)."""
+    is_time = any(
+        e.label in {"DATE", "TIME"} and e.start < end and start < e.end
+        for e in sentence_entities(sentence)
+    )
+    if is_time:
+        match = _LAST_WORD.search(sentence.text[:start])
+        if match and match.group(1).lower() in BOUNDING_PREPOSITIONS:
+            start = match.start(1)
+    return sentence.text[start:end]
+
+
 def combine_reading(
     ranked: Sequence[Candidate],
     readings: Sequence[Reading],
     calibration: ReaderCalibration,
     base_logit: float,
-) -> tuple[list[Candidate], float, SpanBonus]:
+) -> tuple[list[Candidate], float, tuple[int, int]]:
     """The ranked candidates with the first len(readings) re-ordered by the reader, the
-    confidence that the new first one answers (from the fitted answerability logit and its
-    reading), and the reader's weighted score for a span of it (see ReaderCalibration)."""
-    head = [(c, r, r.best_span()[0]) for c, r in zip(ranked, readings, strict=False)]
-    head.sort(key=lambda item: item[0].score + calibration.rank_weight * item[2], reverse=True)
-    _, top_reading, top_read_score = head[0]
+    confidence that the new first one answers, and the reader's answer span in it (character
+    offsets in its text). See ReaderCalibration for how the scores combine."""
+    spans = [r.best_span() for r in readings]
+    head = [
+        (replace(c, score=span[0] + calibration.rank_weight * c.score), span)
+        for c, span in zip(ranked, spans, strict=False)
+    ]
+    head.sort(key=lambda item: item[0].score, reverse=True)
+    top_score, start, end = head[0][1]
     logit = (
-        calibration.abstain_base * base_logit
-        + calibration.abstain_reader * top_read_score
+        calibration.abstain_reader * top_score
+        + calibration.abstain_base * base_logit
         + calibration.abstain_bias
     )
-    span_weight = calibration.span_weight
-
-    def bonus(start: int, end: int) -> float:
-        return span_weight * top_reading.span_score(start, end)
-
-    reordered = [
-        replace(c, score=c.score + calibration.rank_weight * read_score)
-        for c, _, read_score in head
-    ]
-    return reordered + list(ranked[len(head) :]), logistic(logit), bonus
+    reordered = [c for c, _ in head] + list(ranked[len(head) :])
+    return reordered, logistic(logit), (start, end)
 
 
 @dataclass(frozen=True)
@@ -368,7 +386,6 @@ class SentenceAnswerer:
         min_confidence: float,
         lexical: BM25Index | None = None,
         model: AnswerModel | None = None,
-        spans: SpanExtractor | None = None,
         missing_type_penalty: float = 0.0,
         reader: SpanReader | None = None,
     ) -> None:
@@ -376,7 +393,6 @@ class SentenceAnswerer:
         self.reader = reader
         self.lexical = lexical
         self.model = model or AnswerModel.fitted()
-        self.spans = spans or SpanExtractor()
         # A product prior on top of the fitted ranker: news readers asking "when" want the
         # sentence that holds a time more strictly than SQuAD's annotators did.
         self.sentence_weights = dict(self.model.sentence_weights)
@@ -385,9 +401,8 @@ class SentenceAnswerer:
         )
 
     def warm_up(self) -> None:
-        """Load the span extractor's spaCy model, the reader and the BM25 index now, not on the
-        first question (a server calls this at start)."""
-        self.spans.warm_up()
+        """Load the reader and the BM25 index now, not on the first question (a server calls
+        this at start)."""
         if self.reader is not None:
             self.reader.warm_up()
         if self.lexical is not None:
@@ -411,14 +426,6 @@ class SentenceAnswerer:
         features = abstain_features(question, terms, ranked)
         return linear_score(features, self.model.abstain_weights, self.model.abstain_bias)
 
-    def short_answer(
-        self, question: str, terms: QuestionTerms, sentence: Sentence, bonus: SpanBonus | None
-    ) -> str:
-        """The short answer inside `sentence`, or the whole sentence when it offers no span."""
-        entities = sentence_entities(sentence)
-        short = self.spans.extract(question, sentence.text, entities, terms.wanted, bonus)
-        return short or sentence.text
-
     def answer(
         self,
         question: str,
@@ -431,14 +438,13 @@ class SentenceAnswerer:
         if not ranked:
             return Answer(question, False, None, 0.0, ())
         base_logit = self.abstain_logit(question, terms, ranked)
-        bonus: SpanBonus | None = None
         if self.reader is None:
-            confidence = logistic(base_logit)
+            confidence, span = logistic(base_logit), (0, len(ranked[0].sentence.text))
         else:
             calibration = self.reader.calibration
             head = [c.sentence.text for c in ranked[: calibration.depth]]
             readings = self.reader.read(question, head)
-            ranked, confidence, bonus = combine_reading(ranked, readings, calibration, base_logit)
+            ranked, confidence, span = combine_reading(ranked, readings, calibration, base_logit)
         top_confidence = round(confidence, 4)
         citations = tuple(
             Citation(
@@ -452,7 +458,7 @@ class SentenceAnswerer:
         )
         if top_confidence < self.min_confidence:
             return Answer(question, False, None, top_confidence, citations)
-        short = self.short_answer(question, terms, ranked[0].sentence, bonus)
+        short = bounded_span(ranked[0].sentence, *span)
         return Answer(question, True, short, top_confidence, citations)
 
 

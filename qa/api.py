@@ -7,6 +7,7 @@ from the `ServiceState` the app factory put in `app.extensions`.
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import json
 import threading
@@ -21,8 +22,10 @@ from qa.conversations import ConversationStore
 from qa.http_errors import ApiError
 from qa.ingest import Ingester, IngestReport
 from qa.loaders import article_from_html, article_from_record, article_from_text, decode_bytes
-from qa.openapi import openapi_document
+from qa.openapi import MAX_SOURCES, openapi_document
+from qa.retrieve import InvalidDateError, article_filter, parse_day
 from qa.serialize import answer_to_json, article_to_json, summary_to_json
+from qa.store import ArticleFilter
 from qa.types import Article
 from qa.wiring import Components
 
@@ -104,6 +107,33 @@ class AskRequest:
     question: str
     top_k: int
     conversation_id: str | None
+    where: ArticleFilter | None
+
+
+def _day_field(body: dict[str, Any], name: str) -> dt.date | None:
+    """The optional day in `body[name]`; InvalidDateError (400 invalid_date) when malformed."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidDateError(f"'{name}' must be a day written YYYY-MM-DD, not {value!r}")
+    return parse_day(value, f"'{name}'")
+
+
+def _sources_field(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_SOURCES
+        or not all(isinstance(name, str) and name.strip() for name in value)
+    ):
+        raise ApiError(
+            400,
+            "invalid_sources",
+            f"'sources' must be a list of at most {MAX_SOURCES} non-empty source names",
+        )
+    return value
 
 
 def _ask_request(body: Any, server: ServerSettings, default_top_k: int) -> AskRequest:
@@ -135,7 +165,10 @@ def _ask_request(body: Any, server: ServerSettings, default_top_k: int) -> AskRe
             f"'conversation_id' must be a string of at most {MAX_CONVERSATION_ID_CHARS} "
             "characters, as returned by an earlier answer",
         )
-    return AskRequest(question, top_k, conversation_id)
+    where = article_filter(
+        _day_field(body, "since"), _day_field(body, "until"), _sources_field(body.get("sources"))
+    )
+    return AskRequest(question, top_k, conversation_id, where)
 
 
 @api.post("/ask")
@@ -147,7 +180,9 @@ def ask() -> Response:
     conversation_id, earlier_terms = state.conversations.terms_for(
         wanted.conversation_id, wanted.question
     )
-    answer = state.components.pipeline.ask(wanted.question, wanted.top_k, context=earlier_terms)
+    answer = state.components.pipeline.ask(
+        wanted.question, wanted.top_k, context=earlier_terms, where=wanted.where
+    )
     state.conversations.record(conversation_id, wanted.question)
     return jsonify({**answer_to_json(answer), "conversation_id": conversation_id})
 

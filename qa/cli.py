@@ -6,6 +6,7 @@ stderr); 2 a usage error.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -18,7 +19,8 @@ from qa.database import DatabaseError
 from qa.embed import ModelNotFoundError
 from qa.index import IndexMismatchError
 from qa.pipeline import EmptyQuestionError
-from qa.serialize import answer_to_json
+from qa.retrieve import InvalidDateError, article_filter, parse_day
+from qa.serialize import answer_to_json, placed_in_time
 from qa.store import StoreError
 from qa.types import Answer
 from qa.vectors import VectorIndexError
@@ -43,6 +45,18 @@ INDEX_OPTION = click.option(
     default=None,
     help="Index folder (default: index_dir from config.yaml, or $QA_INDEX_DIR).",
 )
+
+
+def _day_option(
+    context: click.Context, parameter: click.Parameter, value: str | None
+) -> dt.date | None:
+    """A day written YYYY-MM-DD, as the API takes it; a usage error otherwise."""
+    if value is None:
+        return None
+    try:
+        return parse_day(value)
+    except InvalidDateError as error:
+        raise click.BadParameter(str(error), context, parameter) from error
 
 
 def _settings(context: click.Context) -> Settings:
@@ -131,6 +145,22 @@ def check(context: click.Context, index_dir: Path | None) -> None:
     click.echo(f"index OK: {articles} articles, {vectors} chunk vectors")
 
 
+def _print_timeline(answer: Answer) -> None:
+    """The answer placed in time, when its citations come from several articles."""
+    placed = placed_in_time(answer)
+    if not placed:
+        return
+    newest = next((c for c in answer.citations if c.article.id == placed["newest"]), None)
+    if newest is not None and newest.article.published is not None:
+        click.echo(
+            f"Newest: [{newest.rank}] {newest.article.title} "
+            f"({newest.article.published.isoformat()})"
+        )
+    click.echo("Timeline:")
+    for entry in placed["timeline"]:
+        click.echo(f"  {entry['published'] or 'undated':<10}  [{entry['rank']}] {entry['answer']}")
+
+
 def _print_answer(answer: Answer) -> None:
     if answer.answerable:
         click.echo(click.style(answer.answer or "", bold=True))
@@ -155,6 +185,7 @@ def _print_answer(answer: Answer) -> None:
             f"      — {article.title}{f' ({meta})' if meta else ''}, "
             f"chars {citation.sentence.start}-{citation.sentence.end}"
         )
+    _print_timeline(answer)
 
 
 @cli.command()
@@ -164,15 +195,44 @@ def _print_answer(answer: Answer) -> None:
 @click.option(
     "--top-k", type=click.IntRange(1, 50), default=None, help="How many sentences to cite."
 )
+@click.option(
+    "--since",
+    callback=_day_option,
+    metavar="YYYY-MM-DD",
+    help="Only articles published on or after this day (undated ones are left out).",
+)
+@click.option(
+    "--until",
+    callback=_day_option,
+    metavar="YYYY-MM-DD",
+    help="Only articles published on or before this day (undated ones are left out).",
+)
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    help="Only articles from this source (case-insensitive; repeat for several).",
+)
 @click.pass_context
 def ask(
-    context: click.Context, question: str, index_dir: Path | None, as_json: bool, top_k: int | None
+    context: click.Context,
+    question: str,
+    index_dir: Path | None,
+    as_json: bool,
+    top_k: int | None,
+    since: dt.date | None,
+    until: dt.date | None,
+    sources: tuple[str, ...],
 ) -> None:
     """Answer QUESTION from the indexed articles, citing sentences."""
     settings = _settings(context)
+    try:
+        where = article_filter(since, until, sources)
+    except InvalidDateError as error:
+        raise click.UsageError(str(error)) from error
     components = _open(context, index_dir)
     try:
-        answer = components.pipeline.ask(question, top_k or settings.answer.top_k)
+        answer = components.pipeline.ask(question, top_k or settings.answer.top_k, where=where)
     except USER_ERRORS as error:
         raise click.ClickException(str(error)) from error
     finally:

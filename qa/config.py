@@ -46,9 +46,10 @@ class RetrievalSettings:
 @dataclass(frozen=True)
 class AnswerSettings:
     top_k: int = 3
-    min_confidence: float = 0.415
+    min_confidence: float = 0.28
     missing_type_penalty: float = 0.5
     reader: bool = True
+    reader_runtime: str = "torch"
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from qa.loaders import ArticleError
 from qa.pipeline import EmptyQuestionError
+from qa.retrieve import InvalidDateError
 from qa.store import ArticleNotFoundError
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,10 @@ def _empty_question(error: EmptyQuestionError) -> tuple[Response, int]:
     return error_response(400, "empty_question", str(error))
 
 
+def _invalid_date(error: InvalidDateError) -> tuple[Response, int]:
+    return error_response(400, "invalid_date", str(error))
+
+
 def _article_not_found(error: ArticleNotFoundError) -> tuple[Response, int]:
     article_id = error.args[0] if error.args else ""
     return error_response(404, "article_not_found", f"no article has the id {article_id!r}")
@@ -86,6 +91,7 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(EmptyQuestionError, _empty_question)
+    app.register_error_handler(InvalidDateError, _invalid_date)
     app.register_error_handler(ArticleNotFoundError, _article_not_found)
     app.register_error_handler(ArticleError, _bad_article)
     app.register_error_handler(Exception, _unexpected)

@@ -3,7 +3,9 @@ index (bm25s) over the store's chunk passages.
 
 The BM25 index lives in memory only. It is built from `ArticleStore.chunk_passages()` (the same
 title + chunk text that was embedded) and rebuilt whenever the index generation moves, so it is
-always in step with the dense vectors without a second file to keep consistent.
+always in step with the dense vectors without a second file to keep consistent. A search can be
+restricted to some articles' chunks (`ArticleFilter`): the others' scores are dropped before the
+best are taken, so a restricted search is as deep as an open one.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
+
+from qa.store import ArticleFilter
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-]*")
 _POSSESSIVE = re.compile(r"'s?$")
@@ -57,6 +61,8 @@ def word_spans(text: str) -> list[tuple[int, int, str]]:
 
 class PassageStore(Protocol):
     def chunk_passages(self) -> list[tuple[int, str]]: ...
+
+    def chunk_ids(self, where: ArticleFilter | None = None) -> list[int]: ...
 
 
 class PassageSource(Protocol):
@@ -105,15 +111,25 @@ class BM25Index:
         self._model = model
         self._generation = generation
 
-    def search(self, question: str, k: int) -> list[tuple[int, float]]:
-        """Up to `k` (chunk id, BM25 score) pairs with a positive score, best first."""
+    def search(
+        self, question: str, k: int, where: ArticleFilter | None = None
+    ) -> list[tuple[int, float]]:
+        """Up to `k` (chunk id, BM25 score) pairs with a positive score, best first, among the
+        chunks of the articles matching `where` (all when None)."""
         words = content_words(question)
+        if not words:
+            return []
+        allowed = None if where is None else self.source.store.chunk_ids(where)
+        if allowed is not None and not allowed:
+            return []
         with self._lock:
             self._refresh()
-            if self._model is None or not words:
+            if self._model is None:
                 return []
             scores = np.asarray(self._model.get_scores(words), dtype=np.float64)
             ids = self._ids
+        if allowed is not None:
+            scores = np.where(np.isin(ids, np.asarray(allowed, dtype=np.int64)), scores, 0.0)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]

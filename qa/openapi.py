@@ -10,6 +10,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+# The most source names one question may be restricted to (the ask view enforces it).
+MAX_SOURCES = 50
+
 _NULLABLE_STRING = {"type": ["string", "null"]}
 _DATE = {"type": ["string", "null"], "format": "date"}
 # What a citation, a listed article and a whole article all say about the article.
@@ -57,6 +60,28 @@ SCHEMAS: dict[str, Any] = {
             "question": {"type": "string", "minLength": 1},
             "top_k": {"type": "integer", "minimum": 1, "description": "Up to server.max_top_k."},
             "conversation_id": {"type": "string", "maxLength": 64},
+            "since": {
+                "type": "string",
+                "format": "date",
+                "examples": ["2020-01-01"],
+                "description": "Only articles published on or after this day (YYYY-MM-DD); "
+                "undated articles are left out. Malformed: 400 invalid_date.",
+            },
+            "until": {
+                "type": "string",
+                "format": "date",
+                "examples": ["2020-12-31"],
+                "description": "Only articles published on or before this day (YYYY-MM-DD); "
+                "undated articles are left out. Before `since`: 400 invalid_date.",
+            },
+            "sources": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1},
+                "maxItems": MAX_SOURCES,
+                "examples": [["Xinhua"]],
+                "description": "Only articles from one of these sources (names compared "
+                "case-insensitively); empty or absent: every source. Else 400 invalid_sources.",
+            },
         },
         required=["question"],
     ),
@@ -91,6 +116,20 @@ SCHEMAS: dict[str, Any] = {
             "score",
         ],
     ),
+    "TimelineEntry": _object(
+        {
+            "published": _DATE,
+            "article_id": {"type": "string"},
+            "title": {"type": "string"},
+            "answer": {
+                "type": "string",
+                "maxLength": 200,
+                "description": "The short answer for rank 1, else the citation's sentence; "
+                "longer than 200 characters, cut at a word and ended with …",
+            },
+            "rank": {"type": "integer", "minimum": 1, "description": "The citation's rank."},
+        }
+    ),
     "Answer": {
         **_object(
             {
@@ -99,6 +138,18 @@ SCHEMAS: dict[str, Any] = {
                 "answer": _NULLABLE_STRING,
                 "confidence": {"type": "number", "minimum": 0, "maximum": 1},
                 "citations": {"type": "array", "items": _ref("Citation")},
+                "timeline": {
+                    "type": "array",
+                    "items": _ref("TimelineEntry"),
+                    "minItems": 2,
+                    "description": "Only when the answer's citations come from several "
+                    "articles: every citation, oldest article first, undated last.",
+                },
+                "newest": {
+                    **_NULLABLE_STRING,
+                    "description": "With `timeline`: the article id of the newest dated "
+                    "citation (null when none is dated).",
+                },
                 "timing_ms": {
                     "type": "object",
                     "additionalProperties": {"type": "number"},
@@ -108,7 +159,16 @@ SCHEMAS: dict[str, Any] = {
                     "type": "string",
                     "description": "Send it back with the next question to ask a follow-up.",
                 },
-            }
+            },
+            required=[
+                "question",
+                "answerable",
+                "answer",
+                "confidence",
+                "citations",
+                "timing_ms",
+                "conversation_id",
+            ],
         ),
         "description": "The same JSON as `qa ask --json`, plus `conversation_id`. When "
         "`answerable` is false, `answer` is null and the citations are the closest matches.",
@@ -208,7 +268,8 @@ PATHS: dict[str, Any] = {
                 "200": _json(_ref("Answer"), "The answer and its citations."),
                 "400": _error(
                     "Malformed JSON, missing/non-string/empty/too long question, bad top_k "
-                    "or conversation_id."
+                    "or conversation_id, a since/until not written YYYY-MM-DD or since after "
+                    "until (invalid_date), sources not a list of names (invalid_sources)."
                 ),
                 **_AUTH_ERRORS,
                 "413": _error("Body over server.max_body_bytes."),

@@ -13,7 +13,7 @@ from qa.index import Index
 from qa.lexical import BM25Index
 from qa.reader import SpanReader
 from qa.retrieve import BM25Retriever, DenseRetriever, HybridRetriever, Retriever
-from qa.store import StoredChunk
+from qa.store import ArticleFilter, StoredChunk
 from qa.types import Answer
 
 
@@ -66,16 +66,29 @@ class Pipeline:
         if warm_up is not None:
             warm_up()
 
-    def ask(self, question: str, top_k: int, context: str = "") -> Answer:
+    def ask(
+        self,
+        question: str,
+        top_k: int,
+        context: str = "",
+        where: ArticleFilter | None = None,
+    ) -> Answer:
         """Answer one question with up to `top_k` citations (top_k >= 1); see `ask_detailed`."""
-        return self.ask_detailed(question, top_k, context).answer
+        return self.ask_detailed(question, top_k, context, where).answer
 
-    def ask_detailed(self, question: str, top_k: int, context: str = "") -> Asked:
+    def ask_detailed(
+        self,
+        question: str,
+        top_k: int,
+        context: str = "",
+        where: ArticleFilter | None = None,
+    ) -> Asked:
         """Answer one question with up to `top_k` citations (top_k >= 1).
 
         `context` is text from earlier turns of a conversation ("why are they leaving?" after a
         question about coalition forces); it joins the question for retrieval only, while the
-        answer type and the returned question stay this turn's.
+        answer type and the returned question stay this turn's. `where` restricts the answer to
+        some articles (see `qa.retrieve.article_filter`); None asks all of them.
         """
         question = " ".join(question.split())
         if not question:
@@ -86,7 +99,7 @@ class Pipeline:
         self.index.refresh()
         retrieval_query = f"{' '.join(context.split())} {question}".strip()
         query_vector = self.embedder.encode_queries([retrieval_query])[0]
-        found = self.retriever.retrieve(retrieval_query, query_vector, self.candidate_chunks)
+        found = self.retriever.retrieve(retrieval_query, query_vector, self.candidate_chunks, where)
         scores = {r.chunk_id: r.score for r in found}
         chunks = [(c, scores[c.id]) for c in self.index.store.chunks([r.chunk_id for r in found])]
         retrieved = time.perf_counter()

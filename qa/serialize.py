@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from qa.store import ArticleSummary
 from qa.types import Answer, Article, Citation, Sentence
+
+# A timeline entry quotes at most this many characters of an answer or a sentence.
+TIMELINE_ANSWER_CHARS = 200
 
 
 def _article_metadata(article: Article | ArticleSummary) -> dict[str, Any]:
@@ -37,6 +41,54 @@ def citation_to_json(citation: Citation) -> dict[str, Any]:
     return data
 
 
+def shorten(text: str, limit: int) -> str:
+    """`text` if it has at most `limit` characters, else its start cut at a word boundary and
+    ended with "…", at most `limit` characters in all."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-–—") + "…"
+
+
+def _date_order(citation: Citation) -> tuple[bool, dt.date, int]:
+    """Oldest first, undated last, then by rank."""
+    published = citation.article.published
+    return published is None, published or dt.date.min, citation.rank
+
+
+def placed_in_time(answer: Answer) -> dict[str, Any]:
+    """`timeline` and `newest` when the answering citations come from several articles, else
+    nothing (nor for an abstention: its closest matches answer nothing).
+
+    `timeline` holds every citation in date order (undated last): its article's date, id and
+    title, its rank, and what it says: the short answer for rank 1, else its sentence, cut to
+    TIMELINE_ANSWER_CHARS. `newest` is the article id of the newest dated citation (the best
+    ranked among those of that day), None when no citation is dated.
+    """
+    citations = answer.citations
+    if not answer.answerable or len({c.article.id for c in citations}) < 2:
+        return {}
+    timeline = [
+        {
+            "published": c.article.published.isoformat() if c.article.published else None,
+            "article_id": c.article.id,
+            "title": c.article.title,
+            "answer": shorten(
+                answer.answer if c.rank == 1 and answer.answer else c.sentence.text,
+                TIMELINE_ANSWER_CHARS,
+            ),
+            "rank": c.rank,
+        }
+        for c in sorted(citations, key=_date_order)
+    ]
+    dated = [c for c in citations if c.article.published is not None]
+    newest = max(dated, key=lambda c: (c.article.published, -c.rank)) if dated else None
+    return {"timeline": timeline, "newest": newest.article.id if newest else None}
+
+
 def answer_to_json(answer: Answer) -> dict[str, Any]:
     return {
         "question": answer.question,
@@ -44,6 +96,7 @@ def answer_to_json(answer: Answer) -> dict[str, Any]:
         "answer": answer.answer,
         "confidence": answer.confidence,
         "citations": [citation_to_json(c) for c in answer.citations],
+        **placed_in_time(answer),
         "timing_ms": dict(answer.timing_ms),
     }
 

@@ -2,6 +2,7 @@
 
 Each paragraph becomes one article (id `<SQuAD title>#<paragraph number>`, title the Wikipedia
 article's title with underscores as spaces), so a question's gold paragraph is an article id.
+An entry's optional `published`, `source` and `url` (not SQuAD's own keys) go to its articles.
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ def parse_squad(document: Any, where: str) -> SquadDataset:
                     "id": article_id,
                     "title": entry["title"].replace("_", " "),
                     "text": paragraph["context"],
+                    # A news question set may date its articles (relative dates resolve).
+                    **{key: entry[key] for key in ("published", "source", "url") if key in entry},
                 }
                 articles.append(article_from_record(record, f"{where}: {article_id}"))
                 questions.extend(_question(raw, article_id) for raw in paragraph["qas"])

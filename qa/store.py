@@ -88,7 +88,8 @@ class StoredChunk:
 
 @dataclass(frozen=True)
 class ArticleFilter:
-    """Restricts retrieval to some articles; every given condition must hold."""
+    """Restricts retrieval to some articles; every given condition must hold. Sources match
+    case-insensitively; an article without a publication date fails either date bound."""
 
     article_ids: frozenset[str] | None = None
     sources: frozenset[str] | None = None
@@ -372,9 +373,13 @@ class ArticleStore:
             return "", []
         clauses: list[str] = []
         parameters: list[object] = []
-        for column, values in (("a.id", where.article_ids), ("a.source", where.sources)):
+        # Both sides lowered by the database, so that they fold alike (SQLite folds ASCII only).
+        for column, values, marker in (
+            ("a.id", where.article_ids, "?"),
+            ("lower(a.source)", where.sources, "lower(CAST(? AS TEXT))"),
+        ):
             if values is not None:
-                clauses.append(f"{column} IN ({', '.join('?' for _ in values) or 'NULL'})")
+                clauses.append(f"{column} IN ({', '.join(marker for _ in values) or 'NULL'})")
                 parameters.extend(sorted(values))
         if where.published_from is not None:
             clauses.append("a.published >= ?")

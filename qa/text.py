@@ -83,12 +83,16 @@ class SpacySplitter:
 
     Paragraph breaks are hard sentence boundaries. The tokenizer's exceptions keep "U.S.",
     "Aug. 20", "Mr." and decimals inside one sentence; `merge_fragments` repairs cuts inside
-    quotations. Construct cheaply; the model loads on first use or `warm_up()`.
+    quotations. Construct cheaply; the model loads on first use or `warm_up()`. Without
+    `entities` the recogniser is not run (training data needs only the sentences).
     """
 
-    def __init__(self, model: str = SPACY_MODEL, batch_size: int = 64) -> None:
+    def __init__(
+        self, model: str = SPACY_MODEL, batch_size: int = 64, entities: bool = True
+    ) -> None:
         self.model = model
         self.batch_size = batch_size
+        self.entities = entities
         self._nlp: Any = None
 
     def warm_up(self) -> None:
@@ -96,7 +100,8 @@ class SpacySplitter:
             return
         import spacy
 
-        nlp = spacy.load(self.model, exclude=["parser", "lemmatizer", "tagger", "attribute_ruler"])
+        unused = ["parser", "lemmatizer", "tagger", "attribute_ruler"]
+        nlp = spacy.load(self.model, exclude=unused + ([] if self.entities else ["ner"]))
         nlp.enable_pipe("senter")
         self._nlp = nlp
 

@@ -7,12 +7,13 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
 from qa.config import Settings, load_settings
 from qa.embed import SentenceTransformerEmbedder
+from qa.loaders import article_from_record
 from qa.reader import SpanReader
 from qa.text import SpacySplitter
 from qa.wiring import Components, make_reader, open_components
@@ -20,7 +21,6 @@ from qa.wiring import Components, make_reader, open_components
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data"
 SEED_ARTICLE = REPO / "samples" / "xinhua-2020-10-11-iraq-coalition.txt"
 SEED_QUESTION = "when will coalition forces withdraw?"
 SEED_SENTENCE_START = "On Aug. 20, U.S. President Donald Trump confirmed"
@@ -67,6 +67,73 @@ def splitter() -> SpacySplitter:
     return real
 
 
+# Written for these tests: three more articles on the seed's subject, each from another source
+# and time (one undated), so that filters and timelines have something to tell apart.
+DATED_ARTICLES: list[dict[str, Any]] = [
+    {
+        "id": "desert-times-2019",
+        "title": "Coalition to hand northern bases to the Iraqi army",
+        "text": "Coalition forces will withdraw from the northern bases in Iraq by the end of "
+        "2020, a military spokesman said on Thursday.\n\nThe spokesman said the bases would be "
+        "handed over to the Iraqi army in stages.\n\nAbout 5,000 coalition soldiers are "
+        "stationed in the north.",
+        "published": "2019-05-02",
+        "source": "Desert Times",
+    },
+    {
+        "id": "baghdad-courier-2021",
+        "title": "U.S. combat mission in Iraq to end this year",
+        "text": "U.S. combat forces will withdraw from Iraq by Dec. 31, 2021, President Joe Biden "
+        "said on Monday after meeting Iraqi Prime Minister Mustafa al-Kadhimi.\n\nThe remaining "
+        "troops will move to an advisory role.\n\nThe coalition will keep training Iraqi "
+        "security forces.",
+        "published": "2021-07-27",
+        "source": "Baghdad Courier",
+    },
+    {
+        "id": "field-notes-undated",
+        "title": "Notes on the coalition drawdown",
+        "text": "Coalition forces will withdraw from Iraq within two years, a diplomat told our "
+        "correspondent.\n\nThe diplomat did not say when the talks would resume.",
+        "source": "Field Notes",
+    },
+]
+
+
+def _build_index(
+    folder: Path,
+    settings: Settings,
+    embedder: SentenceTransformerEmbedder,
+    splitter: SpacySplitter,
+    reader: SpanReader,
+    records: list[dict[str, Any]],
+) -> Path:
+    """An index in `folder` of the seed article and `records`."""
+    components = open_components(
+        settings, embedder=embedder, create=True, index_dir=folder, reader=reader
+    )
+    try:
+        ingester = components.ingester(splitter)
+        report = ingester.ingest_paths([SEED_ARTICLE], 10**7, show_progress=False)
+        assert report.ok and len(report.added) == 1
+        articles = [article_from_record(record, "test") for record in records]
+        assert ingester.ingest_articles(articles).ok
+    finally:
+        components.close()
+    return folder
+
+
+def _copy_and_open(
+    folder: Path,
+    built: Path,
+    settings: Settings,
+    embedder: SentenceTransformerEmbedder,
+    reader: SpanReader,
+) -> Components:
+    shutil.copytree(built, folder)
+    return open_components(settings, embedder=embedder, index_dir=folder, reader=reader)
+
+
 @pytest.fixture(scope="session")
 def seed_index_dir(
     tmp_path_factory: pytest.TempPathFactory,
@@ -77,17 +144,7 @@ def seed_index_dir(
 ) -> Path:
     """An index of the seed article, built once; tests that write to it must copy it first."""
     folder = tmp_path_factory.mktemp("seed-index")
-    components = open_components(
-        settings, embedder=embedder, create=True, index_dir=folder, reader=reader
-    )
-    try:
-        report = components.ingester(splitter).ingest_paths(
-            [SEED_ARTICLE], 10**7, show_progress=False
-        )
-        assert report.ok and len(report.added) == 1
-    finally:
-        components.close()
-    return folder
+    return _build_index(folder, settings, embedder, splitter, reader, [])
 
 
 @pytest.fixture
@@ -99,8 +156,33 @@ def seed_components(
     reader: SpanReader,
 ) -> Iterator[Components]:
     """A private, writable copy of the seed index, opened with the real models."""
-    folder = tmp_path / "index"
-    shutil.copytree(seed_index_dir, folder)
-    components = open_components(settings, embedder=embedder, index_dir=folder, reader=reader)
+    components = _copy_and_open(tmp_path / "index", seed_index_dir, settings, embedder, reader)
+    yield components
+    components.close()
+
+
+@pytest.fixture(scope="session")
+def dated_index_dir(
+    tmp_path_factory: pytest.TempPathFactory,
+    settings: Settings,
+    embedder: SentenceTransformerEmbedder,
+    splitter: SpacySplitter,
+    reader: SpanReader,
+) -> Path:
+    """An index of the seed article and DATED_ARTICLES, built once; copy it to write to it."""
+    folder = tmp_path_factory.mktemp("dated-index")
+    return _build_index(folder, settings, embedder, splitter, reader, DATED_ARTICLES)
+
+
+@pytest.fixture
+def dated_components(
+    tmp_path: Path,
+    dated_index_dir: Path,
+    settings: Settings,
+    embedder: SentenceTransformerEmbedder,
+    reader: SpanReader,
+) -> Iterator[Components]:
+    """A private, writable copy of the dated index, opened with the real models."""
+    components = _copy_and_open(tmp_path / "index", dated_index_dir, settings, embedder, reader)
     yield components
     components.close()

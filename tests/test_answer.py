@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 from conftest import SEED_QUESTION, SEED_SENTENCE_END, SEED_SENTENCE_START
-from qa.answer import NearestSentenceAnswerer, SentenceAnswerer, expected_labels
+from qa.answer import NearestSentenceAnswerer, SentenceAnswerer, bounded_span, expected_labels
 from qa.reader import ReaderCalibration, Reading, SpanReader
-from qa.span import SpanExtractor
 from qa.text import SpacySplitter, to_sentences
 from qa.types import ResolvedDate
 from qa.wiring import Components
@@ -40,9 +39,7 @@ def test_expected_labels(question: str, labels: set[str]) -> None:
 
 def test_seed_question_cites_the_time_sentence(seed_components: Components) -> None:
     """The "timetable" sentence shares the question's words; only the seed sentence says when."""
-    seed_components.pipeline.warm_up()
     answer = seed_components.pipeline.ask(SEED_QUESTION, top_k=3)
-    assert answer.timing_ms["answer"] < 500  # spaCy for the short answer was loaded already
     top = answer.citations[0]
     assert top.sentence.text.startswith(SEED_SENTENCE_START)
     assert top.sentence.text.endswith(SEED_SENTENCE_END)
@@ -57,18 +54,18 @@ def test_unrelated_question_abstains_with_closest_matches(seed_components: Compo
     assert len(answer.citations) == 2  # still shown, as closest matches
 
 
-def test_span_keeps_a_bounding_preposition_only(splitter: SpacySplitter) -> None:
+def test_a_time_span_keeps_its_bounding_preposition_only(splitter: SpacySplitter) -> None:
     [spans] = splitter.split([SEED_SENTENCE])
     [sentence] = to_sentences("seed", SEED_SENTENCE, spans)
-    extractor = SpanExtractor()
-    wanted = expected_labels(SEED_QUESTION)
-    assert extractor.extract(SEED_QUESTION, sentence.text, sentence.entities, wanted) == (
+    three_years = SEED_SENTENCE.index("three years")
+    assert bounded_span(sentence, three_years, three_years + len("three years")) == (
         "within three years"
     )
-    who = "Who confirmed that coalition forces will withdraw?"
-    assert extractor.extract(who, sentence.text, sentence.entities, expected_labels(who)) == (
-        "Donald Trump"
-    )
+    # "on Aug. 20" means the day itself; a name is not a time.
+    aug = SEED_SENTENCE.index("Aug. 20")
+    assert bounded_span(sentence, aug, aug + len("Aug. 20")) == "Aug. 20"
+    trump = SEED_SENTENCE.index("Donald Trump")
+    assert bounded_span(sentence, trump, trump + len("Donald Trump")) == "Donald Trump"
 
 
 def test_nearest_sentence_baseline_rejects_unknown_signal() -> None:
@@ -80,9 +77,9 @@ class ScriptedReader:
     """Stands in for SpanReader: scores a sentence +5 if it contains `favourite`, else -5, as
     one whole-sentence span; the calibration lets that score decide."""
 
-    def __init__(self, favourite: str, rank_weight: float = 100.0) -> None:
+    def __init__(self, favourite: str, rank_weight: float = 0.0) -> None:
         self.favourite = favourite
-        self.calibration = ReaderCalibration(8, rank_weight, 0.0, 0.0, 1.0, 0.0)
+        self.calibration = ReaderCalibration(8, rank_weight, 1.0, 0.0, 0.0)
 
     def warm_up(self) -> None:
         pass
@@ -109,7 +106,8 @@ def test_the_reader_reorders_the_best_sentences(seed_components: Components) -> 
     assert "timetable" in answer.citations[0].sentence.text
     assert answer.answerable and answer.confidence > 0.99  # logistic(5), the reader's say
 
-    with_reader(seed_components, ScriptedReader("timetable", rank_weight=0.0))
+    # Weighted heavily, the ranker's order wins again.
+    with_reader(seed_components, ScriptedReader("timetable", rank_weight=100.0))
     assert (
         seed_components.pipeline.ask(SEED_QUESTION, 3)
         .citations[0]

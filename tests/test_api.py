@@ -87,18 +87,24 @@ class SpecClient:
 MakeClient = Callable[..., SpecClient]
 
 
+def spec_client(components: Components, splitter: SpacySplitter, **changes: Any) -> SpecClient:
+    """An app on `components` with server settings changed as given (by default a configured
+    token and no rate limit), behind its checked test client."""
+    server = dataclasses.replace(
+        ServerSettings(), **{"api_token": TOKEN, "rate_limit": "", **changes}
+    )
+    app: Flask = create_app(components, server=server, splitter=splitter)
+    app.testing = True
+    return SpecClient(app.test_client())
+
+
 @pytest.fixture
 def make_client(seed_components: Components, splitter: SpacySplitter) -> MakeClient:
-    """Build an app on the seed index with server settings changed as given (by default a
-    configured token and no rate limit), and return its checked test client."""
+    """Build an app on the seed index with server settings changed as given, and return its
+    checked test client."""
 
     def make(**changes: Any) -> SpecClient:
-        server = dataclasses.replace(
-            ServerSettings(), **{"api_token": TOKEN, "rate_limit": "", **changes}
-        )
-        app: Flask = create_app(seed_components, server=server, splitter=splitter)
-        app.testing = True
-        return SpecClient(app.test_client())
+        return spec_client(seed_components, splitter, **changes)
 
     return make
 
@@ -106,6 +112,13 @@ def make_client(seed_components: Components, splitter: SpacySplitter) -> MakeCli
 @pytest.fixture
 def client(make_client: MakeClient) -> SpecClient:
     return make_client()
+
+
+@pytest.fixture
+def dated_client(dated_components: Components, splitter: SpacySplitter) -> SpecClient:
+    """The checked client of an app on the seed article and three more of other dates and
+    sources (conftest.DATED_ARTICLES)."""
+    return spec_client(dated_components, splitter)
 
 
 def ask(client: SpecClient, question: str, **fields: Any) -> TestResponse:
@@ -136,6 +149,7 @@ def test_seed_question_is_answered_with_the_cited_sentence(
     # Exactly the CLI's JSON plus the conversation id.
     expected = answer_to_json(seed_components.pipeline.ask(SEED_QUESTION, 3))
     del body["conversation_id"]
+    assert "timeline" not in body  # one article: nothing to place in time
     assert body.keys() == expected.keys()
     body.pop("timing_ms"), expected.pop("timing_ms")
     assert body == expected
@@ -204,6 +218,17 @@ def test_unknown_conversation_id_starts_a_new_conversation(client: SpecClient) -
         ({"question": SEED_QUESTION, "top_k": 2.5}, "invalid_top_k"),
         ({"question": SEED_QUESTION, "conversation_id": 7}, "invalid_conversation_id"),
         ({"question": SEED_QUESTION, "conversation_id": "c" * 65}, "invalid_conversation_id"),
+        ({"question": SEED_QUESTION, "since": "2020-13-01"}, "invalid_date"),
+        ({"question": SEED_QUESTION, "since": "2021-02-29"}, "invalid_date"),
+        ({"question": SEED_QUESTION, "since": "20201011"}, "invalid_date"),
+        ({"question": SEED_QUESTION, "until": "11/10/2020"}, "invalid_date"),
+        ({"question": SEED_QUESTION, "until": ""}, "invalid_date"),
+        ({"question": SEED_QUESTION, "until": 20201011}, "invalid_date"),
+        ({"question": SEED_QUESTION, "since": "2021-01-02", "until": "2021-01-01"}, "invalid_date"),
+        ({"question": SEED_QUESTION, "sources": "Xinhua"}, "invalid_sources"),
+        ({"question": SEED_QUESTION, "sources": ["Xinhua", 7]}, "invalid_sources"),
+        ({"question": SEED_QUESTION, "sources": [" "]}, "invalid_sources"),
+        ({"question": SEED_QUESTION, "sources": ["s"] * 51}, "invalid_sources"),
         (["a", "list"], "invalid_body"),
         ("just a string", "invalid_body"),
     ],
@@ -213,6 +238,85 @@ def test_bad_questions_are_400_with_a_code(client: SpecClient, body: Any, code: 
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == code
     assert response.get_json()["error"]["message"]
+
+
+def test_a_malformed_date_says_what_to_send(client: SpecClient) -> None:
+    error = ask(client, SEED_QUESTION, since="2020-13-01").get_json()["error"]
+    assert error["code"] == "invalid_date" and "'since'" in error["message"]
+    error = ask(client, SEED_QUESTION, since="2021-01-02", until="2021-01-01").get_json()["error"]
+    assert "2021-01-02" in error["message"] and "after" in error["message"]
+
+
+def _cited(client: SpecClient, **fields: Any) -> list[dict[str, Any]]:
+    response = ask(client, SEED_QUESTION, top_k=10, **fields)
+    assert response.status_code == 200, response.get_json()
+    citations: list[dict[str, Any]] = response.get_json()["citations"]
+    assert citations, fields
+    return citations
+
+
+def test_period_and_sources_restrict_the_citations(dated_client: SpecClient) -> None:
+    everything = _cited(dated_client)
+    assert len({c["source"] for c in everything}) >= 3
+    assert None in {c["published"] for c in everything}
+    since_2021 = _cited(dated_client, since="2021-01-01")
+    assert {c["article_id"] for c in since_2021} == {"baghdad-courier-2021"}
+    in_2020 = _cited(dated_client, since="2020-01-01", until="2020-12-31")
+    assert {(c["source"], c["published"]) for c in in_2020} == {("Xinhua", "2020-10-11")}
+    dated = _cited(dated_client, until="2030-12-31")
+    assert all(c["published"] for c in dated)
+    by_source = _cited(dated_client, sources=["field notes", "Desert Times"])
+    assert {c["source"] for c in by_source} == {"Field Notes", "Desert Times"}
+    assert _cited(dated_client, sources=[]) == everything  # an empty list restricts nothing
+    mixed = _cited(dated_client, sources=["Desert Times", "Xinhua"], until="2019-12-31")
+    assert {c["source"] for c in mixed} == {"Desert Times"}
+
+
+def test_filters_apply_to_the_question_they_come_with(dated_client: SpecClient) -> None:
+    first = ask(dated_client, SEED_QUESTION, sources=["Desert Times"]).get_json()
+    assert {c["source"] for c in first["citations"]} == {"Desert Times"}
+    conversation = first["conversation_id"]
+    follow_up = ask(
+        dated_client, "why are they leaving?", conversation_id=conversation, top_k=10
+    ).get_json()
+    assert follow_up["conversation_id"] == conversation
+    assert len({c["source"] for c in follow_up["citations"]}) > 1  # not carried over
+    other = ask(
+        dated_client, "why are they leaving?", conversation_id=conversation, sources=["Xinhua"]
+    ).get_json()
+    assert {c["source"] for c in other["citations"]} == {"Xinhua"}
+
+
+def rank(citation: dict[str, Any]) -> int:
+    value: int = citation["rank"]
+    return value
+
+
+def test_an_answer_from_several_articles_carries_a_dated_timeline(
+    dated_client: SpecClient,
+) -> None:
+    body = ask(dated_client, SEED_QUESTION, top_k=5).get_json()
+    assert body["answerable"]
+    citations = {c["rank"]: c for c in body["citations"]}
+    assert len({c["article_id"] for c in citations.values()}) >= 2
+    timeline = body["timeline"]
+    assert sorted(e["rank"] for e in timeline) == sorted(citations)
+    for entry in timeline:
+        cited = citations[entry["rank"]]
+        assert (entry["article_id"], entry["title"], entry["published"]) == (
+            cited["article_id"],
+            cited["title"],
+            cited["published"],
+        )
+        expected = body["answer"] if entry["rank"] == 1 else cited["sentence"]
+        assert entry["answer"] == expected or (
+            len(expected) > 200 and expected.startswith(entry["answer"][:-1])
+        )
+    dates = [e["published"] for e in timeline]
+    dated = [d for d in dates if d]
+    assert dated == sorted(dated) and dates[len(dated) :] == [None] * (len(dates) - len(dated))
+    newest = min((c for c in citations.values() if c["published"] == max(dated)), key=rank)
+    assert body["newest"] == newest["article_id"]
 
 
 @pytest.mark.parametrize("raw", ['{"question": "when', "{'question': 'x'}", "", "\xff\xfe"])
@@ -503,6 +607,10 @@ def test_openapi_document_is_served_and_well_formed(client: SpecClient) -> None:
     }
     for schema in document["components"]["schemas"].values():
         jsonschema.Draft202012Validator.check_schema(schema)
+    schemas = document["components"]["schemas"]
+    assert {"since", "until", "sources"} <= set(schemas["AskRequest"]["properties"])
+    assert {"timeline", "newest"} <= set(schemas["Answer"]["properties"])
+    assert "timeline" not in schemas["Answer"]["required"]
 
 
 def test_page_is_served_offline_with_its_assets(client: SpecClient) -> None:

@@ -1,6 +1,6 @@
 """The chat page in real headless Chromium (Debian's `chromium` and `chromium-driver`), against
-the app served by waitress on 127.0.0.1: ask, read the answer, open the cited sentence; and an
-article full of markup shows as text.
+the app served by waitress on 127.0.0.1: ask, read the answer, open the cited sentence; ask of a
+period and see the answer placed in time; and an article full of markup shows as text.
 
 Selenium drives the system chromedriver only (never Selenium Manager, never a downloaded
 browser). Without Chromium the tests skip, except under CI (`CI` set), where they fail.
@@ -12,6 +12,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,12 +64,12 @@ def browser() -> Iterator[Any]:
     driver.quit()
 
 
-@pytest.fixture
-def base_url(seed_components: Components, splitter: SpacySplitter) -> Iterator[str]:
-    """The app on the seed index, served by waitress on a free loopback port."""
+@contextmanager
+def _served(components: Components, splitter: SpacySplitter) -> Iterator[str]:
+    """The app on these components, served by waitress on a free loopback port."""
     import waitress
 
-    app = create_app(seed_components, splitter=splitter)
+    app = create_app(components, splitter=splitter)
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -78,20 +79,44 @@ def base_url(seed_components: Components, splitter: SpacySplitter) -> Iterator[s
     thread.join(timeout=5)
 
 
+@pytest.fixture
+def base_url(seed_components: Components, splitter: SpacySplitter) -> Iterator[str]:
+    """The app on the seed index."""
+    with _served(seed_components, splitter) as url:
+        yield url
+
+
+@pytest.fixture
+def dated_base_url(dated_components: Components, splitter: SpacySplitter) -> Iterator[str]:
+    """The app on the seed article and three more of other dates and sources."""
+    with _served(dated_components, splitter) as url:
+        yield url
+
+
 def _wait(driver: Any, condition: Any) -> Any:
     from selenium.webdriver.support.ui import WebDriverWait
 
     return WebDriverWait(driver, WAIT_SECONDS).until(condition)
 
 
-def _ask(driver: Any, base_url: str, question: str) -> Any:
-    """Load the page, type the question, press Enter; return the answer turn element."""
+def _ask(driver: Any, base_url: str, question: str, period: tuple[str, str] | None = None) -> Any:
+    """Load the page, set the period (YYYY-MM-DD from, to) if given, type the question, press
+    Enter; return the answer turn element."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ec
 
     driver.get(base_url + "/")
     box = _wait(driver, ec.element_to_be_clickable((By.ID, "question")))
+    if period is not None:
+        # A date input's typing order follows the browser's locale; its value is ISO always.
+        for element_id, value in zip(("since", "until"), period, strict=True):
+            driver.execute_script(
+                "arguments[0].value = arguments[1];"
+                "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
+                driver.find_element(By.ID, element_id),
+                value,
+            )
     box.send_keys(question, Keys.ENTER)
     return _wait(
         driver,
@@ -149,6 +174,53 @@ def test_ask_read_the_answer_and_open_the_cited_sentence(
     keep = os.environ.get("QA_SCREENSHOT_COPY")  # lets a person look at it after the run
     if keep:
         shutil.copyfile(screenshot, keep)
+
+
+def test_ask_of_a_period_shows_dates_the_resolved_date_and_the_marked_answer(
+    browser: Any, dated_base_url: str
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    turn = _ask(browser, dated_base_url, SEED_QUESTION, period=("2020-01-01", "2020-12-31"))
+    asked = browser.find_elements(By.CSS_SELECTOR, ".turn.user .turn-filters")
+    assert asked and "2020" in asked[-1].text
+    assert turn.find_element(By.CSS_SELECTOR, ".answer strong").text == "within three years"
+    dates = turn.find_elements(By.CSS_SELECTOR, ".citation .date")
+    assert dates and len(dates) == len(turn.find_elements(By.CSS_SELECTOR, ".citation"))
+    assert {d.get_attribute("datetime") for d in dates} == {"2020-10-11"}
+    assert all("2020" in d.text for d in dates)
+    resolved = turn.find_element(By.CSS_SELECTOR, ".resolved-dates").text
+    assert "by" in resolved and "2023" in resolved and "within three years" in resolved
+    sentence = turn.find_element(By.CSS_SELECTOR, '.citation[data-rank="1"] .sentence')
+    assert sentence.find_element(By.CSS_SELECTOR, "mark.answer-mark").text == "within three years"
+    assert sentence.text.startswith(SEED_SENTENCE_START)
+    assert not turn.find_elements(By.CSS_SELECTOR, '.citation[data-rank="2"] mark')
+    assert not turn.find_elements(By.CSS_SELECTOR, ".timeline")  # one article: no timeline
+
+    highlight = _open_citation(browser, turn, 1)
+    marked = highlight.find_element(By.CSS_SELECTOR, "mark.answer-mark")
+    assert marked.text == "within three years" and highlight.text == sentence.text
+
+
+def test_an_answer_from_several_articles_shows_a_dated_timeline(
+    browser: Any, dated_base_url: str
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    turn = _ask(browser, dated_base_url, SEED_QUESTION)
+    entries = turn.find_elements(By.CSS_SELECTOR, ".timeline li")
+    citations = turn.find_elements(By.CSS_SELECTOR, ".citation")
+    assert len(entries) == len(citations) >= 2
+    dates = [e.find_element(By.CSS_SELECTOR, ".date") for e in entries]
+    iso = [d.get_attribute("datetime") for d in dates if d.get_attribute("datetime")]
+    assert iso == sorted(iso) and all(d.text for d in dates)
+    newest = turn.find_element(By.CSS_SELECTOR, ".timeline li.newest")
+    assert newest.find_element(By.CSS_SELECTOR, ".date").get_attribute("datetime") == max(iso)
+    assert "Newest of" in turn.find_element(By.CSS_SELECTOR, ".newest-source").text
+    rank = entries[0].find_element(By.CSS_SELECTOR, ".timeline-ref").get_attribute("data-rank")
+    entries[0].find_element(By.CSS_SELECTOR, ".timeline-ref").click()
+    cited = turn.find_element(By.CSS_SELECTOR, f'.citation[data-rank="{rank}"]')
+    assert "active" in (cited.get_attribute("class") or "")
 
 
 HOSTILE = {

@@ -1,5 +1,6 @@
 """The command line end to end, with the real model (loaded once) and real files."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -7,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner, Result
 
 from conftest import (
@@ -44,7 +46,8 @@ def run(
 
 
 def check_seed_answer(data: dict[str, Any]) -> None:
-    assert ANSWER_KEYS <= set(data) and set(data) - ANSWER_KEYS <= {"conversation_id"}
+    extra = {"conversation_id", "timeline", "newest"}
+    assert ANSWER_KEYS <= set(data) and set(data) - ANSWER_KEYS <= extra
     assert data["answerable"] is True
     assert "within three years" in data["answer"]
     top = data["citations"][0]
@@ -161,3 +164,101 @@ def test_check_reports_a_sound_index(
     result = run(settings, embedder, "check", "--index", str(seed_index_dir))
     assert result.exit_code == 0, result.output
     assert "index OK: 1 articles, 3 chunk vectors" in result.output
+
+
+SEED_DATE_AND_SOURCE = ("2020-10-11", "Xinhua")
+
+
+def ask_json(
+    settings: Settings, embedder: Embedder, reader: SpanReader, index: Path, *flags: str
+) -> dict[str, Any]:
+    result = run(
+        settings,
+        embedder,
+        "ask",
+        SEED_QUESTION,
+        "--index",
+        str(index),
+        "--json",
+        *flags,
+        reader=reader,
+    )
+    assert result.exit_code == 0, result.output
+    data: dict[str, Any] = json.loads(result.output)
+    return data
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "bm25", "dense"])
+def test_period_and_source_filters_restrict_the_citations(
+    dated_index_dir: Path, settings: Settings, embedder: Embedder, reader: SpanReader, mode: str
+) -> None:
+    """Whichever signal retrieves, only the chosen articles are cited; undated ones drop out
+    as soon as a date bound is given."""
+    settings = dataclasses.replace(
+        settings, retrieval=dataclasses.replace(settings.retrieval, mode=mode)
+    )
+
+    def cited(*flags: str) -> list[dict[str, Any]]:
+        citations: list[dict[str, Any]] = ask_json(
+            settings, embedder, reader, dated_index_dir, "--top-k", "10", *flags
+        )["citations"]
+        assert citations, flags
+        return citations
+
+    everything = cited()
+    assert len({c["article_id"] for c in everything}) >= 3
+    assert None in {c["published"] for c in everything}
+    assert all(c["published"] >= "2021-01-01" for c in cited("--since", "2021-01-01"))
+    in_2020 = cited("--since", "2020-01-01", "--until", "2020-12-31")
+    assert {(c["published"], c["source"]) for c in in_2020} == {SEED_DATE_AND_SOURCE}
+    assert all(c["published"] is not None for c in cited("--until", "2030-12-31"))
+    by_source = cited("--source", "desert times", "--source", "BAGHDAD COURIER")
+    assert {c["source"] for c in by_source} == {"Desert Times", "Baghdad Courier"}
+    nothing = ask_json(
+        settings, embedder, reader, dated_index_dir, "--source", "Xinhua", "--since", "2021-01-01"
+    )
+    assert (nothing["answerable"], nothing["citations"]) == (False, [])
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--since", "2020-13-01"], "not a calendar day"),
+        (["--until", "11/10/2020"], "YYYY-MM-DD"),
+        (["--since", "2021-01-01", "--until", "2020-12-31"], "after"),
+    ],
+)
+def test_bad_dates_are_usage_errors(
+    seed_index_dir: Path, settings: Settings, embedder: Embedder, flags: list[str], message: str
+) -> None:
+    result = run(settings, embedder, "ask", SEED_QUESTION, "--index", str(seed_index_dir), *flags)
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_answer_from_several_articles_is_placed_in_time(
+    dated_index_dir: Path, settings: Settings, embedder: Embedder, reader: SpanReader
+) -> None:
+    data = ask_json(settings, embedder, reader, dated_index_dir, "--top-k", "5")
+    assert data["answerable"] and len({c["article_id"] for c in data["citations"]}) >= 2
+    dates = [entry["published"] for entry in data["timeline"]]
+    dated = [d for d in dates if d is not None]
+    assert dated == sorted(dated) and dates == dated + [None] * (len(dates) - len(dated))
+    assert sorted(e["rank"] for e in data["timeline"]) == [c["rank"] for c in data["citations"]]
+    newest = max((c for c in data["citations"] if c["published"]), key=lambda c: c["published"])
+    assert data["newest"] == newest["article_id"]
+
+    plain = run(
+        settings,
+        embedder,
+        "ask",
+        SEED_QUESTION,
+        "--index",
+        str(dated_index_dir),
+        "--top-k",
+        "5",
+        reader=reader,
+    )
+    assert f"Newest: [{newest['rank']}] {newest['title']} ({newest['published']})" in plain.output
+    timeline = plain.output.split("Timeline:\n", 1)[1].splitlines()
+    assert [line.split()[0] for line in timeline] == [d or "undated" for d in dates]

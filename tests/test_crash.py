@@ -9,11 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import REPO, SHARED_DATA
+from conftest import REPO
 from qa.config import Settings
 from qa.embed import Embedder
+from qa.loaders import load_file
 from qa.reader import SpanReader
-from qa.squad import load_squad, write_articles_jsonl
 from qa.text import SpacySplitter
 from qa.wiring import open_components
 
@@ -37,9 +37,8 @@ def test_ingest_killed_mid_way_keeps_committed_articles_whole(
     splitter: SpacySplitter,
     reader: SpanReader,
 ) -> None:
-    articles = load_squad(SHARED_DATA / "squad2-dev-a.json").articles[:ARTICLES]
-    corpus = tmp_path / "corpus.jsonl"
-    write_articles_jsonl(articles, corpus)
+    corpus = REPO / "tests" / "data" / "squad2-dev-a-first-40-paragraphs.jsonl"
+    articles = load_file(corpus, max_bytes=1_000_000).articles
     folder = tmp_path / "index"
     env = {
         **os.environ,

@@ -1,5 +1,7 @@
 """Store and index folder: idempotent writes, replacement, persistence, rebuilds, mismatches."""
 
+import dataclasses
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -7,7 +9,7 @@ import pytest
 from qa.embed import HashEmbedder
 from qa.index import Index, IndexMismatchError
 from qa.ingest import Ingester
-from qa.store import ArticleNotFoundError, StoreError
+from qa.store import ArticleFilter, ArticleNotFoundError, StoreError
 from qa.text import SpacySplitter
 from qa.types import Article
 from qa.vectors import VectorIndexError
@@ -138,3 +140,36 @@ def test_verify_finds_vectors_out_of_step_and_broken_rows(
     assert any("1 chunks" in p or "vectors for" in p for p in index.verify())
     index.store.database.execute("DELETE FROM sentences WHERE article_id = 'dam' AND position = 1")
     assert any(p.startswith("chunk over missing sentences: dam") for p in index.verify())
+
+
+def test_filter_matches_sources_in_any_case_and_date_bounds_leave_undated_articles_out(
+    tmp_path: Path, splitter: SpacySplitter
+) -> None:
+    index = open_index(tmp_path)
+    dam = dataclasses.replace(
+        article("dam", STORY), source="Xinhua", published=dt.date(2020, 10, 11)
+    )
+    port = dataclasses.replace(
+        article("port", "The port strike ended on Friday."),
+        source="Ärzte Wire",
+        published=dt.date(2021, 3, 1),
+    )
+    undated = dataclasses.replace(article("blog", "The dam opened late."), source="Xinhua")
+    Ingester(index, EMBEDDER, splitter, 8).ingest_articles([dam, port, undated])
+
+    def articles(where: ArticleFilter) -> set[str]:
+        return {c.article.id for c in index.store.chunks(index.store.chunk_ids(where))}
+
+    assert articles(ArticleFilter(sources=frozenset({"XINHUA"}))) == {"dam", "blog"}
+    assert articles(ArticleFilter(sources=frozenset({"xinhua", "Ärzte Wire"}))) == {
+        "dam",
+        "port",
+        "blog",
+    }
+    assert articles(ArticleFilter(published_from=dt.date(2000, 1, 1))) == {"dam", "port"}
+    assert articles(ArticleFilter(published_to=dt.date(2020, 12, 31))) == {"dam"}
+    one_day = ArticleFilter(published_from=dt.date(2021, 3, 1), published_to=dt.date(2021, 3, 1))
+    assert articles(one_day) == {"port"}
+    query = EMBEDDER.encode_queries(["when did the dam open?"])[0]
+    hits = index.search(query, 5, where=ArticleFilter(published_to=dt.date(2020, 12, 31)))
+    assert {index.store.chunks([i])[0].article.id for i, _ in hits} == {"dam"}

@@ -6,13 +6,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from conftest import SEED_ARTICLE, SEED_QUESTION, SEED_SENTENCE_END, SEED_SENTENCE_START
 from qa.config import Settings
 from qa.embed import ModelNotFoundError
 from qa.reader import (
     BASE_MODEL,
+    BUNDLED_WEIGHTS,
     MAX_ANSWER_TOKENS,
     ReaderCalibration,
     Reading,
@@ -96,7 +97,7 @@ def test_the_reader_keeps_its_base_model_when_the_embedding_model_changes(
 
 
 def test_missing_weights_are_a_clear_error(tmp_path: Path, settings: Settings) -> None:
-    with pytest.raises(ModelNotFoundError, match="benchmarks/fit_reader.py"):
+    with pytest.raises(ModelNotFoundError, match="benchmarks/train_reader.py"):
         load_reader(settings.embedding.model, tmp_path / "absent.safetensors")
 
 
@@ -107,8 +108,19 @@ def test_weights_for_another_model_are_refused(tmp_path: Path, settings: Setting
         load_reader(settings.embedding.model, weights)
 
 
+def test_weights_of_another_shape_are_refused(tmp_path: Path, settings: Settings) -> None:
+    """The right names with the wrong shapes (a reader of another size) are refused by name,
+    not loaded half-way or failed with torch's size-mismatch error."""
+    shipped = load_file(str(BUNDLED_WEIGHTS))
+    shipped["qa_outputs.weight"] = torch.zeros(2, 768, dtype=torch.float16)
+    weights = tmp_path / "wider.safetensors"
+    save_file(shipped, str(weights))
+    with pytest.raises(ModelNotFoundError, match="of another shape \\['qa_outputs.weight'\\]"):
+        load_reader(settings.embedding.model, weights)
+
+
 def test_calibration_round_trips_and_bad_files_are_clear_errors(tmp_path: Path) -> None:
-    calibration = ReaderCalibration(8, 0.3, 1.0, 0.9, 0.2, -0.1)
+    calibration = ReaderCalibration(8, 0.3, 0.9, 0.2, -0.1)
     path = tmp_path / "reader.json"
     calibration.write(path)
     assert ReaderCalibration.load(path) == calibration

@@ -1,34 +1,62 @@
-"""Reciprocal rank fusion, the BM25 index's rebuild on a new generation, hybrid retrieval."""
+"""Reciprocal rank fusion, the BM25 index's rebuild on a new generation, hybrid retrieval,
+filters (parsing them, and both signals honouring them)."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import numpy as np
 import pytest
 
 from qa.lexical import BM25Index, content_words
-from qa.retrieve import BM25Retriever, HybridRetriever, reciprocal_rank_fusion
+from qa.retrieve import (
+    BM25Retriever,
+    DenseRetriever,
+    HybridRetriever,
+    InvalidDateError,
+    article_filter,
+    parse_day,
+    reciprocal_rank_fusion,
+)
+from qa.store import ArticleFilter
 
 
 class FakeStore:
-    def __init__(self, passages: list[tuple[int, str]]) -> None:
+    """Passages, and each chunk's source for filters by source (the only kind faked here)."""
+
+    def __init__(self, passages: list[tuple[int, str]], sources: dict[int, str] | None = None):
         self.passages = passages
+        self.sources = sources or {}
         self.reads = 0
 
     def chunk_passages(self) -> list[tuple[int, str]]:
         self.reads += 1
         return list(self.passages)
 
+    def chunk_ids(self, where: ArticleFilter | None = None) -> list[int]:
+        wanted = None if where is None else where.sources
+        return [i for i, _ in self.passages if wanted is None or self.sources.get(i) in wanted]
+
 
 class FakeIndex:
     """Generation + store, as `qa.index.Index` offers them, and a fixed dense ranking."""
 
-    def __init__(self, passages: list[tuple[int, str]], dense: list[int]) -> None:
+    def __init__(
+        self,
+        passages: list[tuple[int, str]],
+        dense: list[int],
+        sources: dict[int, str] | None = None,
+    ) -> None:
         self.generation = 1
-        self.store = FakeStore(passages)
+        self.store = FakeStore(passages, sources)
         self.dense = dense
 
-    def search(self, query_vector: object, k: int) -> list[tuple[int, float]]:
-        return [(chunk_id, 1.0 - 0.1 * rank) for rank, chunk_id in enumerate(self.dense[:k])]
+    def search(
+        self, query_vector: object, k: int, where: ArticleFilter | None = None
+    ) -> list[tuple[int, float]]:
+        allowed = set(self.store.chunk_ids(where))
+        ranking = [chunk_id for chunk_id in self.dense if chunk_id in allowed]
+        return [(chunk_id, 1.0 - 0.1 * rank) for rank, chunk_id in enumerate(ranking[:k])]
 
 
 PASSAGES = [
@@ -87,3 +115,77 @@ def test_hybrid_fuses_dense_and_bm25() -> None:
     # chunk 1: 1/(60+3) + 1/(60+1) beats chunk 2's 1/(60+1) alone.
     assert [r.chunk_id for r in hybrid] == [1, 2]
     assert hybrid[0].score == pytest.approx(1 / 63 + 1 / 61)
+
+
+# Chunks 1, 5 and 6 all say "coalition"; 1 says it best, but is another source's.
+SOURCED = [
+    *PASSAGES,
+    (5, "Troops\nThe coalition troops will go home."),
+    (
+        6,
+        "Envoys\nThe coalition will withdraw slowly, envoys from the northern region and the "
+        "capital said in a long statement on Tuesday evening.",
+    ),
+]
+SOURCES = {1: "Xinhua", 2: "Xinhua", 3: "Wire", 5: "Courier", 6: "Courier"}
+COURIER = ArticleFilter(sources=frozenset({"Courier"}))
+
+
+def test_bm25_search_restricted_to_some_articles_reaches_past_the_others() -> None:
+    lexical = BM25Index(FakeIndex(SOURCED, dense=[], sources=SOURCES))
+    unrestricted = [chunk_id for chunk_id, _ in lexical.search("coalition withdraw", 10)]
+    assert unrestricted[0] == 1 and set(unrestricted) == {1, 5, 6}
+    # The best match is left out, and k=1 still finds the best of the allowed ones.
+    assert [chunk_id for chunk_id, _ in lexical.search("coalition withdraw", 1, COURIER)] == [6]
+    assert {chunk_id for chunk_id, _ in lexical.search("coalition", 10, COURIER)} == {5, 6}
+    nobody = ArticleFilter(sources=frozenset({"Nobody"}))
+    assert lexical.search("coalition", 10, nobody) == []
+    assert lexical.search("OPEC", 10, COURIER) == []  # only another source's chunk matches
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
+def test_every_retriever_keeps_to_the_filter(mode: str) -> None:
+    index = FakeIndex(SOURCED, dense=[1, 2, 3, 5, 6], sources=SOURCES)
+    lexical = BM25Index(index)
+    retriever = {
+        "dense": DenseRetriever(index),
+        "bm25": BM25Retriever(lexical),
+        "hybrid": HybridRetriever(index, lexical, rrf_k=60, depth=2),
+    }[mode]
+    query = np.zeros(4, dtype=np.float32)
+    open_found = {r.chunk_id for r in retriever.retrieve("coalition withdraw", query, 5)}
+    assert open_found - {5, 6}, "unfiltered, other sources' chunks are found"
+    found = [r.chunk_id for r in retriever.retrieve("coalition withdraw", query, 5, COURIER)]
+    assert found and set(found) <= {5, 6}
+
+
+def test_parse_day_takes_only_calendar_days_written_yyyy_mm_dd() -> None:
+    assert parse_day("2020-10-11") == dt.date(2020, 10, 11)
+    assert parse_day("2024-02-29") == dt.date(2024, 2, 29)
+    for text in (
+        "2020-1-5",
+        "20201011",
+        "2020-W41-1",
+        "11/10/2020",
+        " 2020-10-11",
+        "",
+        "yesterday",
+    ):
+        with pytest.raises(InvalidDateError, match="YYYY-MM-DD"):
+            parse_day(text, "'since'")
+    for text in ("2021-02-29", "2020-13-01", "2020-00-10"):
+        with pytest.raises(InvalidDateError, match="not a calendar day"):
+            parse_day(text)
+
+
+def test_article_filter_from_a_period_and_sources() -> None:
+    assert article_filter() is None
+    assert article_filter(sources=["  ", ""]) is None
+    since, until = dt.date(2020, 1, 1), dt.date(2020, 12, 31)
+    assert article_filter(since, until, [" Xinhua ", "Reuters"]) == ArticleFilter(
+        sources=frozenset({"Xinhua", "Reuters"}), published_from=since, published_to=until
+    )
+    assert article_filter(until=until) == ArticleFilter(published_to=until)
+    assert article_filter(since, since) == ArticleFilter(published_from=since, published_to=since)
+    with pytest.raises(InvalidDateError, match="after"):
+        article_filter(until, since)

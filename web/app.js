@@ -15,6 +15,10 @@
   const readerTitle = document.getElementById("reader-title");
   const readerMeta = document.getElementById("reader-meta");
   const readerText = document.getElementById("reader-text");
+  const sinceInput = document.getElementById("since");
+  const untilInput = document.getElementById("until");
+  const sourcesInput = document.getElementById("sources");
+  const clearFilters = document.getElementById("clear-filters");
 
   let conversationId = null;
   let busy = false;
@@ -48,6 +52,87 @@
     return [item.source, formatDate(item.published)].filter(Boolean).join(" · ");
   }
 
+  /** The article's date as a <time>, or "undated". */
+  function dateNode(iso) {
+    if (!iso) return el("span", { className: "date undated", text: "undated" });
+    return el("time", { className: "date", text: formatDate(iso), attrs: { datetime: iso } });
+  }
+
+  /** The period and sources the next question is restricted to, as the API takes them. */
+  function currentFilters() {
+    const filters = {};
+    if (sinceInput.value) filters.since = sinceInput.value;
+    if (untilInput.value) filters.until = untilInput.value;
+    const sources = sourcesInput.value.split(",").map((name) => name.trim()).filter(Boolean);
+    if (sources.length) filters.sources = sources;
+    return filters;
+  }
+
+  function describeFilters(filters) {
+    const parts = [];
+    if (filters.since && filters.until) {
+      parts.push(`${formatDate(filters.since)} – ${formatDate(filters.until)}`);
+    } else if (filters.since) {
+      parts.push(`from ${formatDate(filters.since)}`);
+    } else if (filters.until) {
+      parts.push(`until ${formatDate(filters.until)}`);
+    }
+    if (filters.sources) parts.push(filters.sources.join(", "));
+    return parts.join(" · ");
+  }
+
+  function syncFilters() {
+    untilInput.min = sinceInput.value;
+    sinceInput.max = untilInput.value;
+    clearFilters.hidden = !describeFilters(currentFilters());
+  }
+
+  /**
+   * The sentence as text nodes, with the short answer inside it (if found there) in a <mark>.
+   * Case-insensitive only where lower-casing keeps the length, so offsets stay right.
+   */
+  function markedSentence(sentence, answer) {
+    if (!answer || answer === sentence) return [document.createTextNode(sentence)];
+    let at = sentence.indexOf(answer);
+    if (at < 0) {
+      const lower = sentence.toLowerCase();
+      if (lower.length === sentence.length) at = lower.indexOf(answer.toLowerCase());
+    }
+    if (at < 0) return [document.createTextNode(sentence)];
+    return [
+      document.createTextNode(sentence.slice(0, at)),
+      el("mark", { className: "answer-mark", text: sentence.slice(at, at + answer.length) }),
+      document.createTextNode(sentence.slice(at + answer.length)),
+    ];
+  }
+
+  /**
+   * The first citation's dates that the answer speaks of ("within three years" → by Aug 20,
+   * 2023); all of them when none overlaps the answer's words.
+   */
+  function answerDates(data) {
+    const dates = (data.citations[0] && data.citations[0].resolved_dates) || [];
+    const answer = (data.answer || "").toLowerCase();
+    const overlapping = dates.filter((d) => {
+      const expression = d.expression.toLowerCase();
+      return answer.includes(expression) || expression.includes(answer);
+    });
+    return overlapping.length ? overlapping : dates;
+  }
+
+  function resolvedDates(dates) {
+    const list = el("ul", { className: "resolved-dates", attrs: { "aria-label": "Dates in the answer" } });
+    for (const item of dates) {
+      list.append(
+        el("li", {}, [
+          el("time", { text: `${item.relation} ${formatDate(item.date)}`, attrs: { datetime: item.date } }),
+          ` — ${item.expression}`,
+        ]),
+      );
+    }
+    return list;
+  }
+
   function scrollToBottom() {
     scroller.scrollTop = scroller.scrollHeight;
   }
@@ -67,9 +152,11 @@
     return item;
   }
 
-  function citationList(citations, label) {
+  /** The cited sentences; `answer` is marked inside the first one's sentence. */
+  function citationList(citations, label, answer) {
     const list = el("ol", { className: "citations", attrs: { "aria-label": label } });
     for (const citation of citations) {
+      const shortAnswer = citation.rank === 1 ? answer : null;
       const button = el(
         "button",
         {
@@ -83,18 +170,68 @@
         [
           el("span", { className: "rank", text: String(citation.rank) }),
           el("span", { className: "citation-body" }, [
-            el("span", { className: "sentence", text: citation.sentence }),
+            el("span", { className: "sentence" }, markedSentence(citation.sentence, shortAnswer)),
             el("span", { className: "source" }, [
               el("span", { className: "title", text: citation.title }),
-              metaLine(citation) ? el("span", { className: "meta", text: metaLine(citation) }) : null,
+              el("span", { className: "meta" }, [
+                citation.source ? `${citation.source} · ` : null,
+                dateNode(citation.published),
+              ]),
             ]),
           ]),
         ],
       );
-      button.addEventListener("click", () => openArticle(citation, button));
+      button.addEventListener("click", () => openArticle(citation, button, shortAnswer));
       list.append(el("li", {}, [button]));
     }
     return list;
+  }
+
+  /**
+   * The citations in date order, each opening its citation; the newest article's first entry
+   * (its best-ranked citation: entries of one day come by rank) is marked.
+   */
+  function timelineList(data, sources) {
+    const list = el("ol", { className: "timeline", attrs: { "aria-label": "Timeline" } });
+    let marked = false;
+    for (const entry of data.timeline) {
+      const open = el("button", {
+        className: "timeline-ref",
+        text: `[${entry.rank}]`,
+        attrs: { type: "button", "data-rank": String(entry.rank), title: "Open this source" },
+      });
+      open.addEventListener("click", () => {
+        const citation = sources.querySelector(`.citation[data-rank="${entry.rank}"]`);
+        if (citation) citation.click();
+      });
+      const newest = !marked && entry.article_id === data.newest;
+      marked = marked || newest;
+      list.append(
+        el("li", { className: newest ? "newest" : "" }, [
+          dateNode(entry.published),
+          el("span", { className: "timeline-body" }, [
+            el("span", { className: "timeline-answer", attrs: { title: entry.answer } }, [open, " ", entry.answer]),
+            el("span", { className: "timeline-source" }, [
+              el("span", { className: "timeline-title", text: entry.title }),
+              newest ? el("span", { className: "badge", text: "newest" }) : null,
+            ]),
+          ]),
+        ]),
+      );
+    }
+    return list;
+  }
+
+  function newestLine(data) {
+    const newest = data.citations.find((c) => c.article_id === data.newest);
+    if (!newest) return null;
+    const count = new Set(data.citations.map((c) => c.article_id)).size;
+    return el("p", { className: "newest-source" }, [
+      `Newest of ${count} articles: `,
+      el("span", { className: "title", text: newest.title }),
+      " · ",
+      dateNode(newest.published),
+    ]);
   }
 
   function renderAnswer(data) {
@@ -102,9 +239,17 @@
     if (data.answerable) {
       const refs = data.citations.map((c) => el("sup", { className: "ref", text: `[${c.rank}]` }));
       children.push(el("p", { className: "answer" }, [el("strong", { text: data.answer }), " ", ...refs]));
+      const dates = answerDates(data);
+      if (dates.length) children.push(resolvedDates(dates));
+      if (data.timeline) children.push(newestLine(data));
       children.push(el("p", { className: "confidence", text: `Confidence ${Math.round(data.confidence * 100)}%` }));
+      const sources = citationList(data.citations, "Sources", data.answer);
+      if (data.timeline) {
+        children.push(el("h3", { className: "citations-heading", text: "Timeline" }));
+        children.push(timelineList(data, sources));
+      }
       children.push(el("h3", { className: "citations-heading", text: "Sources" }));
-      children.push(citationList(data.citations, "Sources"));
+      children.push(sources);
       return addTurn("assistant", "answered", children);
     }
     children.push(el("p", { className: "abstain-title", text: "The articles don’t say." }));
@@ -127,7 +272,12 @@
 
   async function ask(question) {
     if (busy) return;
-    addTurn("user", "", [el("p", { text: question })]);
+    const filters = currentFilters();
+    const restricted = describeFilters(filters);
+    addTurn("user", "", [
+      el("p", { text: question }),
+      restricted ? el("p", { className: "turn-filters", text: `Only ${restricted}` }) : null,
+    ]);
     const pending = addTurn("assistant", "pending", [
       el("span", { className: "dots", attrs: { "aria-label": "Looking through the articles" } }, [
         el("span"), el("span"), el("span"),
@@ -135,7 +285,7 @@
     ]);
     setBusy(true);
     try {
-      const body = { question };
+      const body = { question, ...filters };
       if (conversationId) body.conversation_id = conversationId;
       const response = await fetch("/api/ask", {
         method: "POST",
@@ -181,7 +331,7 @@
     return chars.slice(start, end).join("");
   }
 
-  async function openArticle(citation, button) {
+  async function openArticle(citation, button, answer) {
     for (const active of document.querySelectorAll(".citation.active")) active.classList.remove("active");
     button.classList.add("active");
     reader.hidden = false;
@@ -206,11 +356,11 @@
     const chars = Array.from(article.text);
     const start = Math.max(0, Math.min(citation.start, chars.length));
     const end = Math.max(start, Math.min(citation.end, chars.length));
-    const mark = el("mark", {
-      className: "highlight",
-      text: sliceByCodePoints(chars, start, end),
-      attrs: { id: "highlight", tabindex: "-1" },
-    });
+    const mark = el(
+      "mark",
+      { className: "highlight", attrs: { id: "highlight", tabindex: "-1" } },
+      markedSentence(sliceByCodePoints(chars, start, end), answer),
+    );
     readerText.replaceChildren(
       document.createTextNode(sliceByCodePoints(chars, 0, start)),
       mark,
@@ -256,8 +406,19 @@
     input.focus();
   });
   document.getElementById("close-reader").addEventListener("click", closeReader);
+  for (const control of [sinceInput, untilInput, sourcesInput]) {
+    control.addEventListener("input", syncFilters);
+  }
+  clearFilters.addEventListener("click", () => {
+    sinceInput.value = "";
+    untilInput.value = "";
+    sourcesInput.value = "";
+    syncFilters();
+    input.focus();
+  });
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && !reader.hidden) closeReader();
   });
+  syncFilters(); // the browser may have kept the controls' values across a reload
   showLibrary();
 })();

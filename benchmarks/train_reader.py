@@ -1,0 +1,189 @@
+"""Train the extractive reader (qa/reader.py) on SQuAD questions; resumable, seeded.
+
+    python benchmarks/train_reader.py TRAIN.json --work /tmp/qa-reader \
+        [--questions N] [--negatives 1] [--cross-paragraph] [--epochs 1] [--seed 0] \
+        [--eval SQUAD2.json] [--out qa/models/reader.safetensors]
+
+TRAIN.json is SQuAD 1.1 or 2.0 (only answerable questions are learnt from), for example the
+SQuAD 1.1 training set. The sentence pairs are made once and kept in --work with the
+checkpoints; run the same command again after a crash or a kill and it resumes. --out gets the
+weights that changed (float16) when training ends; the answerer's calibration is separate
+(benchmarks/fit_reader.py). --eval scores the trained reader on a SQuAD 2.0 file with each
+question's own paragraph given (see `gold_paragraph_figures`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import torch  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from qa.metrics import best_f1, precision_recall  # noqa: E402
+from qa.reader import BASE_MODEL, SpanReader  # noqa: E402
+from qa.reader_training import (  # noqa: E402
+    Trainer,
+    TrainingPair,
+    TrainingSettings,
+    encode_pairs,
+    load_trainable,
+    paragraph_sentences,
+    save_weights,
+    squad_pairs,
+)
+from qa.squad import load_squad  # noqa: E402
+from qa.text import SpacySplitter  # noqa: E402
+
+
+def pairs_key(args: argparse.Namespace) -> str:
+    return (
+        f"{args.dataset.stem}-q{args.questions}-n{args.negatives}"
+        f"-x{int(args.cross_paragraph)}-s{args.seed}"
+    )
+
+
+def cached_pairs(args: argparse.Namespace) -> list[TrainingPair]:
+    """The training pairs, made once per (file, questions, negatives) and kept in --work."""
+    path = args.work / f"pairs-{pairs_key(args)}.jsonl"
+    if path.is_file():
+        with path.open(encoding="utf-8") as lines:
+            rows = [json.loads(line) for line in lines]
+        return [TrainingPair(q, s, tuple(a) if a else None) for q, s, a in rows]  # type: ignore[misc]
+    document = json.loads(args.dataset.read_text(encoding="utf-8"))
+    args.work.mkdir(parents=True, exist_ok=True)
+    split = args.work / f"sentences-{args.dataset.stem}.json"
+    if split.is_file():
+        spans = json.loads(split.read_text(encoding="utf-8"))
+    else:
+        print("splitting paragraphs into sentences (a few minutes) ...", flush=True)
+        spans = paragraph_sentences(document, SpacySplitter(entities=False, batch_size=256))
+        split.with_suffix(".partial").write_text(json.dumps(spans), encoding="utf-8")
+        split.with_suffix(".partial").replace(split)
+    pairs = squad_pairs(
+        document,
+        spans,
+        args.negatives,
+        args.cross_paragraph,
+        args.questions,
+        args.seed,
+        progress=lambda items: tqdm(items, desc="pairs"),
+    )
+    temporary = path.with_suffix(".partial")
+    with temporary.open("w", encoding="utf-8") as out:
+        for p in pairs:
+            out.write(json.dumps([p.question, p.sentence, p.answer]) + "\n")
+    temporary.replace(path)
+    return pairs
+
+
+def gold_paragraph_figures(
+    reader: SpanReader, dataset: Path, limit: int | None
+) -> dict[str, float]:
+    """Each question read against every sentence of its own paragraph: how often the sentence
+    with the best span score holds a gold answer, span F1 there and with the right sentence
+    given, and abstain P/R at the no-answer threshold 0 (answerable iff the best span beats
+    no-answer) over all questions."""
+    squad = load_squad(dataset).limited(limit)
+    splitter = SpacySplitter(entities=False)
+    texts = {a.id: a.text for a in squad.articles}
+    ids = list(texts)
+    sentences = {
+        i: [texts[i][s.start : s.end] for s in found]
+        for i, found in zip(ids, splitter.split([texts[i] for i in ids]), strict=True)
+    }
+    picked_right, picked_f1, given_f1, abstained, impossible = [], [], [], [], []
+    for question in tqdm(squad.questions, desc="gold-paragraph eval"):
+        candidates = sentences[question.article_id]
+        readings = reader.read(question.question, candidates)
+        spans = [r.best_span() for r in readings]
+        top = int(np.argmax([s[0] for s in spans]))
+        abstained.append(spans[top][0] < 0)
+        impossible.append(question.is_impossible)
+        if question.is_impossible:
+            continue
+        score, start, end = spans[top]
+        holding = [
+            i for i, c in enumerate(candidates) if any(a and a in c for a in question.answers)
+        ]
+        picked_right.append(top in holding)
+        picked_f1.append(best_f1(candidates[top][start:end], question.answers))
+        if holding:
+            _, start, end = spans[holding[0]]
+            given_f1.append(best_f1(candidates[holding[0]][start:end], question.answers))
+    precision, recall = precision_recall(abstained, impossible)
+    return {
+        "questions": len(squad.questions),
+        "right_sentence_picked": round(float(np.mean(picked_right)), 4),
+        "span_f1_on_picked": round(float(np.mean(picked_f1)), 4),
+        "span_f1_right_sentence_given": round(float(np.mean(given_f1)), 4),
+        "abstain_precision_at_0": round(precision, 4),
+        "abstain_recall_at_0": round(recall, 4),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dataset", type=Path, help="SQuAD 1.1/2.0 JSON to learn from")
+    parser.add_argument("--work", type=Path, required=True, help="pairs and checkpoints")
+    parser.add_argument("--out", type=Path, help="where to write the weights at the end")
+    parser.add_argument("--questions", type=int, help="learn from this many (random) questions")
+    parser.add_argument("--negatives", type=int, default=1, help="no-answer sentences a question")
+    parser.add_argument(
+        "--cross-paragraph", action="store_true", help="one negative from another paragraph"
+    )
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=8e-5)
+    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--bfloat16", action="store_true", help="bfloat16 autocast (faster on AVX-512 BF16 CPUs)"
+    )
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--eval", type=Path, help="SQuAD 2.0 file for gold-paragraph figures")
+    parser.add_argument("--eval-limit", type=int, help="first N questions of --eval")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    pairs = cached_pairs(args)
+    model, tokenizer = load_trainable(BASE_MODEL)
+    settings = TrainingSettings(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        max_tokens=args.max_tokens,
+        seed=args.seed,
+        bfloat16=args.bfloat16,
+    )
+    encoded = encode_pairs(tokenizer, pairs, settings.max_tokens)
+    answering = sum(p.start > 0 for p in encoded)
+    print(f"{len(encoded)} pairs ({answering} answering), {len(pairs) - len(encoded)} dropped")
+    run = args.work / (
+        f"run-{pairs_key(args)}-e{settings.epochs}-b{settings.batch_size}"
+        f"-lr{settings.learning_rate}-t{settings.max_tokens}{'-bf16' if settings.bfloat16 else ''}"
+    )
+    trainer = Trainer(model, encoded, settings, run, tokenizer.pad_token_id)
+    losses = trainer.train()
+    weights = args.out or run / "reader.safetensors"
+    save_weights(model, weights)
+    minutes = (time.perf_counter() - started) / 60
+    tail = losses[-200:] or [float("nan")]
+    print(
+        f"wrote {weights} ({weights.stat().st_size / 1e6:.1f} MB) after {minutes:.1f} min; "
+        f"last steps' mean loss {np.mean(tail):.3f}"
+    )
+    if args.eval:
+        reader = SpanReader(BASE_MODEL, weights)
+        print(json.dumps(gold_paragraph_figures(reader, args.eval, args.eval_limit), indent=2))
+
+
+if __name__ == "__main__":
+    main()

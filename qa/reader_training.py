@@ -1,0 +1,391 @@
+"""Fine-tuning the extractive reader (qa/reader.py) on SQuAD-format questions.
+
+The reader reads one (question, sentence) pair at a time, as the answerer uses it, so it
+learns from sentences: for each question the sentence holding its answer (target: the answer's
+first and last token) and `negatives` sentences that do not hold it (target: [CLS], "no answer
+here", as in SQuAD 2.0). Negatives are the hardest by question-word overlap: from the same
+paragraph, and with `cross_paragraph` also from the article's other paragraphs, which is what
+retrieval hands the reader at run time.
+
+Training is deterministic for a seed (the batch order is drawn once; dropout's RNG state is
+checkpointed) and resumable: a checkpoint every `checkpoint_every` steps holds the trainable
+weights, the optimiser, the schedule and the RNG, written atomically, so a killed run resumes
+where it stopped and ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import random
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qa.embed import resolve_model_path
+from qa.text import Splitter
+
+FROZEN_SUFFIX = "word_embeddings.weight"
+_WORD = re.compile(r"[a-z0-9]+")
+_STOPWORDS = frozenset(
+    "a an the of in on at to for from by with and or is are was were be been did do does what "
+    "which who whom whose when where why how that this these those it its as into than".split()
+)
+
+
+@dataclass(frozen=True)
+class TrainingPair:
+    """A question and one sentence; `answer` is the answer's (start, end) character offsets in
+    the sentence, or None when the sentence does not answer."""
+
+    question: str
+    sentence: str
+    answer: tuple[int, int] | None
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    epochs: int = 1
+    batch_size: int = 32
+    learning_rate: float = 8e-5
+    warmup_share: float = 0.1
+    max_tokens: int = 128
+    seed: int = 0
+    checkpoint_every: int = 250
+    # bfloat16 autocast: about 1.8x faster on CPUs with AVX-512 BF16; the weights and the
+    # optimiser stay float32.
+    bfloat16: bool = False
+
+
+@dataclass(frozen=True)
+class EncodedPair:
+    input_ids: list[int]
+    token_type_ids: list[int]
+    start: int
+    end: int
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS}
+
+
+def _lacks(sentence: str, answers: set[str]) -> bool:
+    lowered = sentence.lower()
+    return not any(answer in lowered for answer in answers)
+
+
+def _hardest(question_words: set[str], sentences: Sequence[str], count: int) -> list[str]:
+    """The `count` sentences sharing most words with the question (stable for ties)."""
+    scored = sorted(
+        range(len(sentences)),
+        key=lambda i: -len(question_words & _content_words(sentences[i])),
+    )
+    return [sentences[i] for i in scored[:count]]
+
+
+def paragraph_sentences(
+    document: dict[str, Any], splitter: Splitter
+) -> list[list[tuple[int, int]]]:
+    """(start, end) of each sentence of each paragraph, paragraphs in file order."""
+    contexts = [p["context"] for a in document["data"] for p in a["paragraphs"]]
+    return [[(s.start, s.end) for s in found] for found in splitter.split(contexts)]
+
+
+def squad_pairs(
+    document: dict[str, Any],
+    spans: Sequence[Sequence[tuple[int, int]]],
+    negatives: int = 1,
+    cross_paragraph: bool = False,
+    limit: int | None = None,
+    seed: int = 0,
+    progress: Callable[[Iterable[Any]], Iterable[Any]] = iter,
+) -> list[TrainingPair]:
+    """Training pairs from a SQuAD 1.1 / 2.0 object (answerable questions only), its
+    paragraphs split into sentences at `spans` (`paragraph_sentences`).
+
+    A question whose answer crosses a sentence boundary is skipped. A sentence that holds the
+    answer's text anywhere is never a negative (SQuAD 1.1's `answer_start` may point at another
+    occurrence than the annotator's). With `limit`, that many questions are drawn at random.
+    With `cross_paragraph`, one of the negatives (when there are two or more) comes from the
+    article's other paragraphs.
+    """
+    articles = document["data"]
+    contexts = [p["context"] for a in articles for p in a["paragraphs"]]
+    sentences = [
+        [context[start:end] for start, end in found]
+        for context, found in zip(contexts, spans, strict=True)
+    ]
+    questions: list[tuple[int, int, dict[str, Any]]] = []
+    index = 0
+    article_of: list[int] = []
+    for number, article in enumerate(articles):
+        for paragraph in article["paragraphs"]:
+            article_of.append(number)
+            for qa in paragraph["qas"]:
+                if not qa.get("is_impossible") and qa.get("answers"):
+                    questions.append((index, number, qa))
+            index += 1
+    if limit is not None and limit < len(questions):
+        questions = random.Random(seed).sample(questions, limit)
+    by_article: dict[int, list[int]] = {}
+    for paragraph_index, number in enumerate(article_of):
+        by_article.setdefault(number, []).append(paragraph_index)
+    pairs: list[TrainingPair] = []
+    for paragraph_index, number, qa in progress(questions):
+        answer = qa["answers"][0]
+        start, text = int(answer["answer_start"]), answer["text"]
+        holding = [
+            (first, last)
+            for first, last in spans[paragraph_index]
+            if first <= start and start + len(text) <= last
+        ]
+        if not holding or not text.strip():
+            continue
+        sentence_start, sentence_end = holding[0]
+        context = contexts[paragraph_index]
+        sentence = context[sentence_start:sentence_end]
+        pairs.append(
+            TrainingPair(
+                qa["question"],
+                sentence,
+                (start - sentence_start, start + len(text) - sentence_start),
+            )
+        )
+        answers = {a["text"].lower() for a in qa["answers"]}
+        words = _content_words(qa["question"])
+
+        own = [s for s in sentences[paragraph_index] if _lacks(s, answers)]
+        from_others = 1 if cross_paragraph and negatives >= 2 else 0
+        chosen = _hardest(words, own, negatives - from_others)
+        if from_others:
+            others = [
+                s
+                for other in by_article[number]
+                if other != paragraph_index
+                for s in sentences[other]
+                if _lacks(s, answers)
+            ]
+            chosen += _hardest(words, others, from_others)
+        pairs.extend(TrainingPair(qa["question"], s, None) for s in chosen)
+    return pairs
+
+
+def encode_pairs(
+    tokenizer: Any, pairs: Sequence[TrainingPair], max_tokens: int
+) -> list[EncodedPair]:
+    """Token ids and target tokens; a pair whose answer truncation cut off is dropped."""
+    encoded = tokenizer(
+        [p.question for p in pairs],
+        [p.sentence for p in pairs],
+        truncation="only_second",
+        max_length=max_tokens,
+        return_offsets_mapping=True,
+    )
+    result = []
+    for row, pair in enumerate(pairs):
+        target = answer_tokens(encoded, row, pair.answer)
+        if target is None:
+            continue
+        result.append(
+            EncodedPair(
+                encoded["input_ids"][row], encoded["token_type_ids"][row], target[0], target[1]
+            )
+        )
+    return result
+
+
+def answer_tokens(encoded: Any, row: int, span: tuple[int, int] | None) -> tuple[int, int] | None:
+    """First and last token of `span` in the sentence side of row `row`; (0, 0), the [CLS]
+    token, for no answer; None when the span is not (wholly) among the tokens."""
+    if span is None:
+        return 0, 0
+    offsets = encoded["offset_mapping"][row]
+    tokens = [i for i, side in enumerate(encoded.sequence_ids(row)) if side == 1]
+    first = next((i for i in tokens if offsets[i][0] <= span[0] < offsets[i][1]), None)
+    last = next((i for i in tokens if offsets[i][0] < span[1] <= offsets[i][1]), None)
+    if first is None or last is None or last < first:
+        return None
+    return first, last
+
+
+def batch_order(
+    encoded: Sequence[EncodedPair], batch_size: int, epochs: int, seed: int
+) -> list[list[int]]:
+    """Every epoch's batches, drawn once for the seed: pairs of similar length go together
+    (less padding, faster steps), and the batches are shuffled."""
+    generator = random.Random(seed)
+    order: list[list[int]] = []
+    for _ in range(epochs):
+        indices = list(range(len(encoded)))
+        generator.shuffle(indices)
+        pool = batch_size * 50
+        batches = []
+        for first in range(0, len(indices), pool):
+            block = sorted(indices[first : first + pool], key=lambda i: len(encoded[i].input_ids))
+            batches += [block[i : i + batch_size] for i in range(0, len(block), batch_size)]
+        generator.shuffle(batches)
+        order += batches
+    return order
+
+
+def load_trainable(base_model: str) -> tuple[Any, Any]:
+    """The base encoder with a fresh question-answering head and frozen word embeddings (they
+    stay the package's, so only the other weights need shipping)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
+
+    path = str(resolve_model_path(base_model))
+    verbosity = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    try:
+        model = AutoModelForQuestionAnswering.from_pretrained(path)
+    finally:
+        transformers_logging.set_verbosity(verbosity)
+    for name, parameter in model.named_parameters():
+        if name.endswith(FROZEN_SUFFIX):
+            parameter.requires_grad = False
+    return model, AutoTokenizer.from_pretrained(path)
+
+
+def trainable_state(model: Any) -> dict[str, Any]:
+    return {
+        name: tensor.detach().clone()
+        for name, tensor in model.state_dict().items()
+        if not name.endswith(FROZEN_SUFFIX)
+    }
+
+
+def save_weights(model: Any, path: Path) -> None:
+    """The weights fine-tuning changed, in float16 (the frozen word embeddings are left out)."""
+    import torch
+    from safetensors.torch import save_file
+
+    tuned = {name: t.to(torch.float16).contiguous() for name, t in trainable_state(model).items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".partial")
+    save_file(tuned, str(temporary))
+    temporary.replace(path)
+
+
+class Trainer:
+    """Runs the fine-tuning of `model` over `encoded` with checkpoints in `folder` (None: no
+    checkpoints). `train()` resumes from the folder's checkpoint when its settings match and
+    refuses one written with other settings or data, rather than mixing two runs."""
+
+    def __init__(
+        self,
+        model: Any,
+        encoded: Sequence[EncodedPair],
+        settings: TrainingSettings,
+        folder: Path | None = None,
+        pad_id: int = 0,
+    ) -> None:
+        self.model = model
+        self.encoded = encoded
+        self.settings = settings
+        self.folder = folder
+        self.pad_id = pad_id
+        self.batches = batch_order(encoded, settings.batch_size, settings.epochs, settings.seed)
+
+    def _fingerprint(self) -> dict[str, Any]:
+        return {"settings": dataclasses.asdict(self.settings), "pairs": len(self.encoded)}
+
+    def _collate(self, batch: Sequence[int]) -> dict[str, Any]:
+        import torch
+
+        rows = [self.encoded[i] for i in batch]
+        width = max(len(r.input_ids) for r in rows)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        types = torch.zeros((len(rows), width), dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, r in enumerate(rows):
+            ids[i, : len(r.input_ids)] = torch.tensor(r.input_ids)
+            types[i, : len(r.token_type_ids)] = torch.tensor(r.token_type_ids)
+            mask[i, : len(r.input_ids)] = 1
+        return {
+            "input_ids": ids,
+            "token_type_ids": types,
+            "attention_mask": mask,
+            "start_positions": torch.tensor([r.start for r in rows]),
+            "end_positions": torch.tensor([r.end for r in rows]),
+        }
+
+    def train(self, progress: bool = True, stop_after: int | None = None) -> list[float]:
+        """Train to the end (or `stop_after` steps, for tests of resuming); the loss of each
+        step taken in this call."""
+        import torch
+        from tqdm import tqdm
+
+        settings = self.settings
+        torch.manual_seed(settings.seed)
+        parameters = [p for p in self.model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(parameters, lr=settings.learning_rate, weight_decay=0.01)
+        steps = len(self.batches)
+        warmup = max(1.0, settings.warmup_share * steps)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, (steps - step) / steps)
+        )
+        done = self._resume(optimizer, scheduler)
+        self.model.train()
+        losses: list[float] = []
+        last = steps if stop_after is None else min(steps, done + stop_after)
+        with tqdm(
+            total=steps, initial=done, desc="train reader", disable=not progress, smoothing=0.05
+        ) as bar:
+            for step in range(done, last):
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings.bfloat16):
+                    loss = self.model(**self._collate(self.batches[step])).loss
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+                losses.append(float(loss.item()))
+                bar.update()
+                if step % 10 == 0:
+                    recent = losses[-50:]
+                    bar.set_postfix(loss=f"{sum(recent) / len(recent):.3f}")
+                if (step + 1) % settings.checkpoint_every == 0 or step + 1 == last:
+                    self._checkpoint(step + 1, optimizer, scheduler)
+        self.model.eval()
+        return losses
+
+    def _checkpoint(self, done: int, optimizer: Any, scheduler: Any) -> None:
+        if self.folder is None:
+            return
+        import torch
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        state = {
+            "done": done,
+            "fingerprint": self._fingerprint(),
+            "model": trainable_state(self.model),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng": torch.get_rng_state(),
+        }
+        temporary = self.folder / "checkpoint.pt.partial"
+        torch.save(state, temporary)
+        temporary.replace(self.folder / "checkpoint.pt")
+
+    def _resume(self, optimizer: Any, scheduler: Any) -> int:
+        if self.folder is None or not (self.folder / "checkpoint.pt").is_file():
+            return 0
+        import torch
+
+        state = torch.load(self.folder / "checkpoint.pt", weights_only=False)
+        if state["fingerprint"] != self._fingerprint():
+            raise ValueError(
+                f"{self.folder} holds a checkpoint of another training run "
+                f"({json.dumps(state['fingerprint'])}); use another folder or delete it"
+            )
+        self.model.load_state_dict(state["model"], strict=False)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        return int(state["done"])

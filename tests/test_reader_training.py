@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from qa.reader import BASE_MODEL, SpanReader
+from qa.reader_training import (
+    Trainer,
+    TrainingPair,
+    TrainingSettings,
+    batch_order,
+    encode_pairs,
+    load_trainable,
+    save_weights,
+    squad_pairs,
+)
+
+PARAGRAPH = (
+    "The bridge opened in 1932. It was built by Dorman Long. "
+    "Its arch spans 503 metres. The bridge carries eight lanes."
+)
+OTHER = "Tolls were introduced in 1932 on the bridge. Dorman Long also built other bridges."
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    spans, start = [], 0
+    for part in text.split(". "):
+        end = start + len(part) + (0 if part.endswith(".") else 1)
+        spans.append((start, end))
+        start = end + 1
+    return spans
+
+
+def squad(question: str, answer: str) -> dict[str, Any]:
+    return {
+        "data": [
+            {
+                "title": "Bridge",
+                "paragraphs": [
+                    {
+                        "context": PARAGRAPH,
+                        "qas": [
+                            {
+                                "id": "q1",
+                                "question": question,
+                                "answers": [
+                                    {"text": answer, "answer_start": PARAGRAPH.find(answer)}
+                                ],
+                            }
+                        ],
+                    },
+                    {"context": OTHER, "qas": []},
+                ],
+            }
+        ]
+    }
+
+
+def test_pairs_hold_the_answer_and_hard_negatives_never_do() -> None:
+    document = squad("who built the bridge?", "Dorman Long")
+    spans = [sentence_spans(PARAGRAPH), sentence_spans(OTHER)]
+    pairs = squad_pairs(document, spans, negatives=2, cross_paragraph=True)
+    positive, *negatives = pairs
+    assert positive.sentence == "It was built by Dorman Long."
+    assert positive.answer is not None
+    assert positive.sentence[positive.answer[0] : positive.answer[1]] == "Dorman Long"
+    assert len(negatives) == 2
+    assert all(p.answer is None and "Dorman Long" not in p.sentence for p in negatives)
+    # The hardest same-paragraph negative shares "bridge"; the other comes from paragraph 2.
+    assert negatives[0].sentence in PARAGRAPH and "bridge" in negatives[0].sentence
+    assert negatives[1].sentence in OTHER
+
+
+def test_an_answer_across_a_sentence_boundary_is_skipped() -> None:
+    document = squad("what happened in 1932?", "1932. It was built")
+    assert squad_pairs(document, [sentence_spans(PARAGRAPH), sentence_spans(OTHER)]) == []
+
+
+def test_batches_cover_every_pair_once_an_epoch_and_depend_only_on_the_seed(
+    trainable: tuple[Any, Any],
+) -> None:
+    _, tokenizer = trainable
+    pairs = [TrainingPair(f"question {i}?", "word " * (i % 7 + 1), None) for i in range(50)]
+    encoded = encode_pairs(tokenizer, pairs, 64)
+    order = batch_order(encoded, 8, 2, seed=3)
+    assert sorted(i for batch in order[: len(order) // 2] for i in batch) == list(range(50))
+    assert order == batch_order(encoded, 8, 2, seed=3)
+    assert order != batch_order(encoded, 8, 2, seed=4)
+
+
+@pytest.fixture(scope="module")
+def trainable() -> tuple[Any, Any]:
+    """The base encoder with a fresh head, loaded once; tests train deep copies of it."""
+    return load_trainable(BASE_MODEL)
+
+
+PLANTED = [
+    TrainingPair("what is the code word?", f"The code word is {word} today.", (17, 17 + len(word)))
+    for word in ("zebra", "lantern", "harbour", "quartz")
+] + [
+    TrainingPair("what is the code word?", sentence, None)
+    for sentence in ("The weather was mild.", "Nobody came to the meeting.")
+]
+TINY = TrainingSettings(epochs=12, batch_size=3, learning_rate=3e-4, seed=1, checkpoint_every=4)
+
+
+def test_a_tiny_run_lowers_the_loss_and_finds_a_planted_span(
+    trainable: tuple[Any, Any], tmp_path: Path
+) -> None:
+    model, tokenizer = copy.deepcopy(trainable[0]), trainable[1]
+    encoded = encode_pairs(tokenizer, PLANTED, 64)
+    losses = Trainer(model, encoded, TINY, None, tokenizer.pad_token_id).train(progress=False)
+    assert sum(losses[-4:]) / 4 < sum(losses[:4]) / 4 / 2
+    save_weights(model, tmp_path / "tiny.safetensors")
+    reader = SpanReader(BASE_MODEL, tmp_path / "tiny.safetensors")
+    planted, empty = reader.read("what is the code word?", [PLANTED[1].sentence, "It rained."])
+    score, start, end = planted.best_span()
+    assert PLANTED[1].sentence[start:end] == "lantern"
+    assert score > empty.best_span()[0]
+
+
+def test_a_killed_run_resumes_to_the_same_weights(
+    trainable: tuple[Any, Any], tmp_path: Path
+) -> None:
+    tokenizer = trainable[1]
+    encoded = encode_pairs(tokenizer, PLANTED, 64)
+    settings = TrainingSettings(epochs=2, batch_size=3, seed=1, checkpoint_every=2)
+    whole = copy.deepcopy(trainable[0])
+    Trainer(whole, encoded, settings, tmp_path / "a").train(progress=False)
+    first = copy.deepcopy(trainable[0])
+    Trainer(first, encoded, settings, tmp_path / "b").train(progress=False, stop_after=2)
+    resumed = copy.deepcopy(trainable[0])
+    taken = Trainer(resumed, encoded, settings, tmp_path / "b").train(progress=False)
+    assert len(taken) == len(batch_order(encoded, 3, 2, 1)) - 2
+    for name, tensor in whole.state_dict().items():
+        assert torch.allclose(tensor, resumed.state_dict()[name], atol=1e-6), name
+
+
+def test_a_checkpoint_of_another_run_is_refused(trainable: tuple[Any, Any], tmp_path: Path) -> None:
+    tokenizer = trainable[1]
+    encoded = encode_pairs(tokenizer, PLANTED, 64)
+    settings = TrainingSettings(epochs=1, batch_size=3, seed=1, checkpoint_every=1)
+    Trainer(copy.deepcopy(trainable[0]), encoded, settings, tmp_path).train(
+        progress=False, stop_after=1
+    )
+    other = TrainingSettings(epochs=1, batch_size=3, seed=2, checkpoint_every=1)
+    with pytest.raises(ValueError, match="another training run"):
+        Trainer(copy.deepcopy(trainable[0]), encoded, other, tmp_path).train(progress=False)
