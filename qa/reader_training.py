@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import random
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -25,10 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qa.embed import resolve_model_path
+from qa.reader import FROZEN_SUFFIX, load_base
 from qa.text import Splitter
 
-FROZEN_SUFFIX = "word_embeddings.weight"
 _WORD = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
     "a an the of in on at to for from by with and or is are was were be been did do does what "
@@ -234,22 +232,11 @@ def batch_order(
 def load_trainable(base_model: str) -> tuple[Any, Any]:
     """The base encoder with a fresh question-answering head and frozen word embeddings (they
     stay the package's, so only the other weights need shipping)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
-    from transformers.utils import logging as transformers_logging
-
-    path = str(resolve_model_path(base_model))
-    verbosity = transformers_logging.get_verbosity()
-    transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-    try:
-        model = AutoModelForQuestionAnswering.from_pretrained(path)
-    finally:
-        transformers_logging.set_verbosity(verbosity)
+    model, tokenizer = load_base(base_model)
     for name, parameter in model.named_parameters():
         if name.endswith(FROZEN_SUFFIX):
             parameter.requires_grad = False
-    return model, AutoTokenizer.from_pretrained(path)
+    return model, tokenizer
 
 
 def trainable_state(model: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from qa.embed import Embedder, SentenceTransformerEmbedder
 from qa.index import STORE, Index
 from qa.ingest import Ingester
 from qa.pipeline import Pipeline, build_pipeline
-from qa.reader import RUNTIMES, SpanReader
+from qa.reader import SpanReader
 from qa.text import SpacySplitter, Splitter
 from qa.vectors import FaissVectorIndex, MilvusVectorIndex, VectorIndex
 
@@ -45,12 +45,10 @@ def make_reader(settings: Settings) -> SpanReader | None:
     fine-tuned from, which stays the same when embedding.model names another model."""
     if not settings.answer.reader:
         return None
-    runtime = settings.answer.reader_runtime
-    if runtime not in RUNTIMES:
-        raise ConfigError(
-            f"answer.reader_runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}"
-        )
-    return SpanReader(device=settings.embedding.device, runtime=runtime)
+    try:
+        return SpanReader(device=settings.embedding.device, runtime=settings.answer.reader_runtime)
+    except ValueError as error:
+        raise ConfigError(f"answer.reader_runtime: {error}") from error
 
 
 def make_vectors(settings: VectorSettings, folder: Path, dimension: int) -> VectorIndex:
