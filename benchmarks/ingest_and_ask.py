@@ -3,7 +3,7 @@
     python benchmarks/ingest_and_ask.py ../shared/data/squad2-dev-a.json [--questions N]
 
 Every SQuAD paragraph becomes an article (title = the Wikipedia article's title). In one run it
-measures: the full ingest (clean, split with entities, chunk, embed sentences and chunks, store),
+measures: the full ingest (clean, split with entities, chunk, embed sentences, store),
 plain `encode` of the same sentences and of the same paragraphs with the same model, and the
 latency of `Pipeline.ask` over the file's questions. Prints one JSON object.
 """

@@ -1,6 +1,7 @@
-"""Load test: `qa serve` (waitress) on 127.0.0.1 driven by wrk at 16 concurrent clients.
+"""Load test: `qa serve` (gunicorn) on 127.0.0.1 driven by wrk at 16 concurrent clients.
 
     python benchmarks/load.py ../shared/data/squad2-dev-a.json [--seconds 60] [--clients 16]
+        [--server-workers 0] [--server-threads 8]
 
 Builds a temporary index of the demo corpus (samples/) plus every paragraph of the SQuAD file,
 starts the server on a free loopback port with rate limiting off (one client address would
@@ -13,15 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
+
+from serving import benchmark_environment, served
 
 from qa.squad import load_squad, write_articles_jsonl
 
@@ -49,12 +48,6 @@ end
 """
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def lua_string(text: str) -> str:
     """A Lua long-bracket literal: no escaping needed as long as the closing bracket is absent."""
     level = "=" * 3
@@ -62,31 +55,17 @@ def lua_string(text: str) -> str:
     return f"[{level}[{text}]{level}]"
 
 
-def wait_until_healthy(base: str, server: subprocess.Popen[bytes], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            sys.exit(f"qa serve exited with status {server.returncode}")
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    sys.exit(f"qa serve did not answer {base}/healthz within {seconds:.0f} s")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--server-threads", type=int, default=8)
+    parser.add_argument("--server-workers", type=int, default=0, help="0: one per core")
+    parser.add_argument("--server-threads", type=int, default=8, help="threads per worker")
     arguments = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
     dataset = load_squad(arguments.dataset)
-    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "QA_SERVER_RATE_LIMIT": ""}
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
         corpus = folder / "squad-paragraphs.jsonl"
@@ -95,27 +74,9 @@ def main() -> None:
         subprocess.run(
             ["qa", "ingest", str(REPO / "samples"), str(corpus), "--index", str(index), "--quiet"],
             check=True,
-            env=environment,
+            env=benchmark_environment(),
         )
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen(
-            [
-                "qa",
-                "serve",
-                "--index",
-                str(index),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--threads",
-                str(arguments.server_threads),
-            ],
-            env=environment,
-        )
-        try:
-            wait_until_healthy(base, server, 120)
+        with served(index, arguments.server_workers, arguments.server_threads) as base:
             bodies = [json.dumps({"question": q.question}) for q in dataset.questions]
             script = folder / "ask.lua"
             script.write_text(WRK_SCRIPT % ", ".join(lua_string(b) for b in bodies))
@@ -136,9 +97,6 @@ def main() -> None:
                 text=True,
                 timeout=arguments.seconds + 60,
             )
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     [line] = [x for x in completed.stdout.splitlines() if x.startswith("RESULT ")]
     result = json.loads(line.removeprefix("RESULT "))
     errors = sum(result[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts"))

@@ -1,13 +1,15 @@
 """Train the extractive reader (qa/reader.py) on SQuAD questions; resumable, seeded.
 
-    python benchmarks/train_reader.py TRAIN.json --work /tmp/qa-reader \
-        [--questions N] [--negatives 1] [--cross-paragraph] [--epochs 1] [--seed 0] \
-        [--eval SQUAD2.json] [--out qa/models/reader.safetensors]
+    python benchmarks/train_reader.py TRAIN.json[:N]... --work /tmp/qa-reader \
+        [--negatives 1] [--cross-paragraph] [--unanswerable 0] [--start-from WEIGHTS] \
+        [--epochs 1] [--seed 0] [--eval SQUAD2.json] [--out qa/models/reader.safetensors]
 
-TRAIN.json is SQuAD 1.1 or 2.0 (only answerable questions are learnt from), for example the
-SQuAD 1.1 training set. The sentence pairs are made once and kept in --work with the
-checkpoints; run the same command again after a crash or a kill and it resumes. --out gets the
-weights that changed (float16) when training ends; the answerer's calibration is separate
+Each TRAIN.json is SQuAD 1.1 or 2.0, for example the SQuAD 1.1 training set (the first stage)
+and then, --start-from its weights, SQuAD 2.0 questions with --unanswerable plus some SQuAD 1.1
+questions again so that the first stage is not forgotten (the second stage; README). The
+sentence pairs are made once and kept in --work with the checkpoints; run the same command
+again after a crash or a kill and it resumes. --out gets the weights that changed (float16)
+when training ends; the answerer's calibration is separate
 (benchmarks/fit_reader.py). --eval scores the trained reader on a SQuAD 2.0 file with each
 question's own paragraph given (see `gold_paragraph_figures`).
 """
@@ -18,6 +20,7 @@ import argparse
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,27 +46,48 @@ from qa.squad import load_squad  # noqa: E402
 from qa.text import SpacySplitter  # noqa: E402
 
 
-def pairs_key(args: argparse.Namespace) -> str:
+@dataclass(frozen=True)
+class Source:
+    """A training file and how many of its questions to learn from (None: all)."""
+
+    path: Path
+    questions: int | None
+
+    @classmethod
+    def parse(cls, value: str) -> Source:
+        path, _, count = value.partition(":")
+        if count and not count.isdigit():
+            raise argparse.ArgumentTypeError(f"{value}: expected FILE or FILE:QUESTIONS")
+        return cls(Path(path), int(count) if count else None)
+
+
+def pairs_key(source: Source, args: argparse.Namespace) -> str:
     return (
-        f"{args.dataset.stem}-q{args.questions}-n{args.negatives}"
-        f"-x{int(args.cross_paragraph)}-s{args.seed}"
+        f"{source.path.stem}-q{source.questions}-n{args.negatives}"
+        f"-x{int(args.cross_paragraph)}-u{args.unanswerable}-s{args.seed}"
     )
 
 
-def cached_pairs(args: argparse.Namespace) -> list[TrainingPair]:
-    """The training pairs, made once per (file, questions, negatives) and kept in --work."""
-    path = args.work / f"pairs-{pairs_key(args)}.jsonl"
+def run_key(args: argparse.Namespace) -> str:
+    sources = "+".join(pairs_key(source, args) for source in args.datasets)
+    start = f"-from-{args.start_from.stem}" if args.start_from else ""
+    return sources + start
+
+
+def cached_pairs(source: Source, args: argparse.Namespace) -> list[TrainingPair]:
+    """One file's training pairs, made once per setting and kept in --work."""
+    path = args.work / f"pairs-{pairs_key(source, args)}.jsonl"
     if path.is_file():
         with path.open(encoding="utf-8") as lines:
             rows = [json.loads(line) for line in lines]
         return [TrainingPair(q, s, tuple(a) if a else None) for q, s, a in rows]  # type: ignore[misc]
-    document = json.loads(args.dataset.read_text(encoding="utf-8"))
+    document = json.loads(source.path.read_text(encoding="utf-8"))
     args.work.mkdir(parents=True, exist_ok=True)
-    split = args.work / f"sentences-{args.dataset.stem}.json"
+    split = args.work / f"sentences-{source.path.stem}.json"
     if split.is_file():
         spans = json.loads(split.read_text(encoding="utf-8"))
     else:
-        print("splitting paragraphs into sentences (a few minutes) ...", flush=True)
+        print(f"splitting {source.path.name} into sentences ...", flush=True)
         spans = paragraph_sentences(document, SpacySplitter(entities=False, batch_size=256))
         split.with_suffix(".partial").write_text(json.dumps(spans), encoding="utf-8")
         split.with_suffix(".partial").replace(split)
@@ -72,9 +96,10 @@ def cached_pairs(args: argparse.Namespace) -> list[TrainingPair]:
         spans,
         args.negatives,
         args.cross_paragraph,
-        args.questions,
+        source.questions,
         args.seed,
-        progress=lambda items: tqdm(items, desc="pairs"),
+        progress=lambda items: tqdm(items, desc=f"pairs {source.path.name}"),
+        unanswerable=args.unanswerable,
     )
     temporary = path.with_suffix(".partial")
     with temporary.open("w", encoding="utf-8") as out:
@@ -131,13 +156,27 @@ def gold_paragraph_figures(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset", type=Path, help="SQuAD 1.1/2.0 JSON to learn from")
+    parser.add_argument(
+        "datasets",
+        nargs="+",
+        type=Source.parse,
+        metavar="FILE[:QUESTIONS]",
+        help="SQuAD 1.1/2.0 JSON to learn from; :N learns from N random questions of it",
+    )
     parser.add_argument("--work", type=Path, required=True, help="pairs and checkpoints")
     parser.add_argument("--out", type=Path, help="where to write the weights at the end")
-    parser.add_argument("--questions", type=int, help="learn from this many (random) questions")
     parser.add_argument("--negatives", type=int, default=1, help="no-answer sentences a question")
     parser.add_argument(
         "--cross-paragraph", action="store_true", help="one negative from another paragraph"
+    )
+    parser.add_argument(
+        "--unanswerable",
+        type=int,
+        default=0,
+        help="no-answer sentences per SQuAD 2.0 unanswerable question (0: skip those questions)",
+    )
+    parser.add_argument(
+        "--start-from", type=Path, help="continue from these reader weights (a second stage)"
     )
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -153,8 +192,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    pairs = cached_pairs(args)
-    model, tokenizer = load_trainable(BASE_MODEL)
+    pairs = [pair for source in args.datasets for pair in cached_pairs(source, args)]
+    model, tokenizer = load_trainable(BASE_MODEL, args.start_from)
     settings = TrainingSettings(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -167,7 +206,7 @@ def main() -> None:
     answering = sum(p.start > 0 for p in encoded)
     print(f"{len(encoded)} pairs ({answering} answering), {len(pairs) - len(encoded)} dropped")
     run = args.work / (
-        f"run-{pairs_key(args)}-e{settings.epochs}-b{settings.batch_size}"
+        f"run-{run_key(args)}-e{settings.epochs}-b{settings.batch_size}"
         f"-lr{settings.learning_rate}-t{settings.max_tokens}{'-bf16' if settings.bfloat16 else ''}"
     )
     trainer = Trainer(model, encoded, settings, run, tokenizer.pad_token_id)

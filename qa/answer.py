@@ -32,7 +32,7 @@ import numpy as np
 from qa import answer_model
 from qa.dates import resolve_dates
 from qa.embed import Vectors
-from qa.lexical import BM25Index, content_words, word_spans
+from qa.lexical import LexicalIndex, content_words, word_spans
 from qa.reader import ReaderCalibration, Reading, SpanReader
 from qa.store import StoredChunk
 from qa.types import Answer, Article, Citation, Entity, Sentence
@@ -135,7 +135,7 @@ class QuestionTerms:
     wanted: frozenset[str]
 
     @classmethod
-    def of(cls, question: str, lexical: BM25Index | None, context: str = "") -> QuestionTerms:
+    def of(cls, question: str, lexical: LexicalIndex | None, context: str = "") -> QuestionTerms:
         """`context`: earlier turns of a conversation; their words count, at CONTEXT_WEIGHT of
         their idf, toward matching ("what did the spokesman say about it?" after a question
         about coalition forces), while the answer type stays this question's."""
@@ -384,7 +384,7 @@ class SentenceAnswerer:
     def __init__(
         self,
         min_confidence: float,
-        lexical: BM25Index | None = None,
+        lexical: LexicalIndex | None = None,
         model: AnswerModel | None = None,
         missing_type_penalty: float = 0.0,
         reader: SpanReader | None = None,
@@ -401,8 +401,8 @@ class SentenceAnswerer:
         )
 
     def warm_up(self) -> None:
-        """Load the reader and the BM25 index now, not on the first question (a server calls
-        this at start)."""
+        """Load the reader and the lexical index (in-memory BM25 builds on first use) now, not
+        on the first question (a server calls this at start)."""
         if self.reader is not None:
             self.reader.warm_up()
         if self.lexical is not None:
@@ -468,7 +468,7 @@ class NearestSentenceAnswerer:
     `signal` is "cosine" (dense) or "bm25" (BM25 of the sentence, corpus idf from `lexical`).
     """
 
-    def __init__(self, signal: str, lexical: BM25Index | None = None) -> None:
+    def __init__(self, signal: str, lexical: LexicalIndex | None = None) -> None:
         if signal not in {"cosine", "bm25"}:
             raise ValueError(f"unknown signal {signal!r}: use 'cosine' or 'bm25'")
         self.signal = signal

@@ -24,7 +24,7 @@ from qa.ingest import Ingester, IngestReport
 from qa.loaders import article_from_html, article_from_record, article_from_text, decode_bytes
 from qa.openapi import MAX_SOURCES, openapi_document
 from qa.retrieve import InvalidDateError, article_filter, parse_day
-from qa.serialize import answer_to_json, article_to_json, summary_to_json
+from qa.serialize import answer_to_json, article_to_json, coverage_to_json, summary_to_json
 from qa.store import ArticleFilter
 from qa.types import Article
 from qa.wiring import Components
@@ -287,11 +287,13 @@ def openapi() -> Response:
 @health.get("/healthz")
 def healthz() -> Response:
     components = _state().components
+    coverage = components.index.store.coverage()
     return jsonify(
         {
             "status": "ok",
             "index_loaded": True,
-            "articles": components.index.store.count(),
+            "articles": coverage.articles,
             "model": components.index.manifest.model,
+            "coverage": coverage_to_json(coverage),
         }
     )

@@ -12,11 +12,14 @@ from pathlib import Path
 from flask import Flask, Response, send_from_directory
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits.errors import ConfigurationError
 
 from qa.api import STATE_KEY, ServiceState, api, health
-from qa.config import ServerSettings
+from qa.config import ConfigError, ServerSettings
 from qa.conversations import ConversationStore
+from qa.database import Database
 from qa.http_errors import register_error_handlers
+from qa.rate_limits import limiter_storage
 from qa.text import Splitter
 from qa.wiring import Components
 
@@ -41,12 +44,25 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
-def _add_rate_limit(app: Flask, rate_limit: str) -> None:
-    """Limit /api/* per client address, in process memory; the page and /healthz are free."""
-    if not rate_limit.strip():
+def _add_rate_limit(app: Flask, server: ServerSettings, database: Database) -> None:
+    """Limit /api/* per client address, counted where `server.rate_limit_storage` says (by
+    default the store, shared by every worker); the page and /healthz are free."""
+    if not server.rate_limit.strip():
         return
-    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", headers_enabled=True)
-    limiter.limit(rate_limit)(api)
+    storage_uri, storage_options = limiter_storage(server.rate_limit_storage, database)
+    try:
+        limiter = Limiter(
+            get_remote_address,
+            app=app,
+            storage_uri=storage_uri,
+            storage_options=storage_options,
+            headers_enabled=True,
+        )
+    except ConfigurationError as error:  # an unknown scheme, or its client is not installed
+        raise ConfigError(
+            f"server.rate_limit_storage {server.rate_limit_storage!r}: {error}"
+        ) from error
+    limiter.limit(server.rate_limit)(api)
 
 
 def create_app(
@@ -58,9 +74,12 @@ def create_app(
     """Build the app around opened components.
 
     `server` defaults to `components.settings.server`; `splitter` (a warmed-up one saves
-    loading spaCy again) is used to ingest uploaded articles.
+    loading spaCy again) is used to ingest uploaded articles. Conversations and (by default)
+    rate-limit counters are kept in the components' store, so apps on one store share them.
+    Raises ConfigError for a rate-limit storage that cannot be used.
     """
     server = server or components.settings.server
+    database = components.index.store.database
     web_dir = resolve_web_dir(server.web_dir)
     app = Flask(__name__, static_folder=str(web_dir), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = server.max_body_bytes
@@ -69,11 +88,13 @@ def create_app(
         components=components,
         server=server,
         ingester=components.ingester(splitter),
-        conversations=ConversationStore(server.conversation_ttl_seconds, server.max_conversations),
+        conversations=ConversationStore(
+            database, server.conversation_ttl_seconds, server.max_conversations
+        ),
         write_lock=threading.Lock(),
     )
     register_error_handlers(app)
-    _add_rate_limit(app, server.rate_limit)
+    _add_rate_limit(app, server, database)
     app.register_blueprint(api)
     app.register_blueprint(health)
     app.after_request(_security_headers)

@@ -17,7 +17,9 @@ import click
 from qa.config import ConfigError, Settings, load_settings
 from qa.database import DatabaseError
 from qa.embed import ModelNotFoundError
+from qa.fetch import Fetcher, is_url, read_urls
 from qa.index import IndexMismatchError
+from qa.ingest import IngestReport, read_files
 from qa.pipeline import EmptyQuestionError
 from qa.retrieve import InvalidDateError, article_filter, parse_day
 from qa.serialize import answer_to_json, placed_in_time
@@ -99,19 +101,31 @@ def cli(context: click.Context, config_path: Path | None) -> None:
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1, required=True, metavar="PATH_OR_URL...")
 @INDEX_OPTION
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
 def ingest(
-    context: click.Context, paths: tuple[Path, ...], index_dir: Path | None, quiet: bool
+    context: click.Context, sources: tuple[str, ...], index_dir: Path | None, quiet: bool
 ) -> None:
-    """Add articles (.txt, .html, .htm, .json, .jsonl files or folders) to the index."""
+    """Add articles to the index: .txt, .html, .htm, .json, .jsonl files or folders, and
+    http(s) URLs of article pages or of RSS / Atom feeds (each entry's page is fetched)."""
     settings = _settings(context)
+    urls = [source for source in sources if is_url(source)]
+    paths = [Path(source) for source in sources if not is_url(source)]
+    try:
+        fetcher = Fetcher(settings.ingest.max_file_bytes, settings.ingest.fetch_timeout_seconds)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
     components = _open(context, index_dir, create=True)
     try:
-        report = components.ingester().ingest_paths(
-            list(paths), settings.ingest.max_file_bytes, show_progress=not quiet
+        articles, skipped = read_files(paths, settings.ingest.max_file_bytes, not quiet)
+        if urls:
+            fetched, failed = read_urls(urls, fetcher, show_progress=not quiet)
+            articles.extend(fetched)
+            skipped.extend(failed)
+        report = components.ingester().ingest_with_progress(
+            articles, IngestReport(skipped=skipped), show_progress=not quiet
         )
     finally:
         components.close()
@@ -250,7 +264,16 @@ def ask(
     "--port", type=click.IntRange(0, 65535), default=None, help="Port (default: server.port)."
 )
 @click.option(
-    "--threads", type=click.IntRange(1, 256), default=None, help="Worker threads (server.threads)."
+    "--workers",
+    type=click.IntRange(0, 256),
+    default=None,
+    help="Worker processes (default: server.workers; 0: one per core).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Threads per worker (default: server.threads).",
 )
 @click.pass_context
 def serve(
@@ -258,28 +281,39 @@ def serve(
     index_dir: Path | None,
     host: str | None,
     port: int | None,
+    workers: int | None,
     threads: int | None,
 ) -> None:
-    """Serve the chat page and the JSON API with waitress."""
-    import waitress
-
-    from qa.app import create_app
+    """Serve the chat page and the JSON API with gunicorn, one worker process per core."""
+    from qa.server import Models, ServeOptions, Server, check_index, worker_count
     from qa.text import SpacySplitter
+    from qa.wiring import make_embedder, make_reader
 
-    server = _settings(context).server
-    components = _open(context, index_dir)
-    splitter = SpacySplitter()
-    splitter.warm_up()
-    components.pipeline.warm_up()  # the first question should not pay for loading models
-    app = create_app(components, splitter=splitter)
-    host, port = host or server.host, server.port if port is None else port
-    click.echo(f"serving {components.index.store.count()} articles at http://{host}:{port}/")
+    settings = _settings(context)
+    server = settings.server
+    options = ServeOptions(
+        host or server.host,
+        server.port if port is None else port,
+        worker_count(server.workers if workers is None else workers),
+        threads or server.threads,
+    )
+    try:
+        models = Models(
+            context.obj.get("embedder") or make_embedder(settings),
+            context.obj.get("reader") or make_reader(settings),
+            SpacySplitter(),
+        )
+        models.warm_up()  # once, here: the workers inherit the loaded models
+        articles = check_index(settings, models, index_dir)
+    except USER_ERRORS as error:
+        raise click.ClickException(str(error)) from error
     if not server.api_token:
         click.echo("no server.api_token set: adding and deleting articles is disabled", err=True)
-    try:
-        waitress.serve(app, host=host, port=port, threads=threads or server.threads)
-    finally:
-        components.close()
+
+    def announce(url: str) -> None:
+        click.echo(f"serving {articles} articles at {url}/ with {options.workers} workers")
+
+    Server(settings, models, options, index_dir, on_ready=announce).run()
 
 
 @cli.command("eval")

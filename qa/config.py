@@ -56,6 +56,7 @@ class AnswerSettings:
 class IngestSettings:
     max_file_bytes: int = 20_000_000
     batch_articles: int = 64
+    fetch_timeout_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -78,12 +79,15 @@ class VectorSettings:
 
 @dataclass(frozen=True)
 class ServerSettings:
-    """`qa serve` and the HTTP API. An empty `api_token` disables the write endpoints; an
-    empty `rate_limit` (flask-limiter syntax, per client address) disables rate limiting; an
-    empty `web_dir` means the `web/` folder beside the `qa` package."""
+    """`qa serve` and the HTTP API. `workers` 0 means one worker process per core, each with
+    `threads` threads. An empty `api_token` disables the write endpoints; an empty
+    `rate_limit` (flask-limiter syntax, per client address) disables rate limiting, and
+    `rate_limit_storage` is where it counts (`store`, or a `limits` storage URI: see
+    qa.rate_limits); an empty `web_dir` means the `web/` folder beside the `qa` package."""
 
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = 0
     threads: int = 4
     max_question_chars: int = 1000
     max_top_k: int = 50
@@ -93,6 +97,7 @@ class ServerSettings:
     api_token: str = ""
     protect_ask: bool = False
     rate_limit: str = "120/minute"
+    rate_limit_storage: str = "store"
     web_dir: str = ""
 
 

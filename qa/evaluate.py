@@ -160,7 +160,13 @@ def evaluate(
             others = {
                 name: score(
                     ask_all(
-                        build_pipeline(components.index, embedder, settings, baseline=name),
+                        build_pipeline(
+                            components.index,
+                            components.lexical,
+                            embedder,
+                            settings,
+                            baseline=name,
+                        ),
                         dataset.questions,
                         name,
                         progress,

@@ -25,7 +25,9 @@ from qa.embed import Embedder, Vectors
 from qa.store import ArticleFilter, ArticleRecord, ArticleStore, StoreError
 from qa.vectors import FaissVectorIndex, VectorIndex
 
-FORMAT_VERSION = 1
+# 2: a chunk's vector is the normalised mean of its sentences' vectors (1: the chunk text with
+# its headline, encoded again). Folders of another format are refused, never mixed.
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 STORE = "store.sqlite"
 

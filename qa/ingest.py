@@ -7,18 +7,20 @@ the batch in flight. Bad files are reported by name and skipped, never fatal to 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
-from qa.embed import Embedder
+from qa.embed import Embedder, mean_of_rows
 from qa.index import Index
 from qa.loaders import ArticleError, find_article_files, load_file
 from qa.store import ArticleRecord
-from qa.text import Splitter, chunk_passage, make_chunks, to_sentences
-from qa.types import Article
+from qa.text import Splitter, make_chunks, to_sentences
+from qa.types import Article, Chunk, Sentence
 
 
 @dataclass
@@ -29,10 +31,38 @@ class IngestReport:
     skipped: list[str] = field(default_factory=list)  # one message per bad file or record
     sentences: int = 0
     chunks: int = 0
+    # Wall seconds per stage (INGEST_STAGES), summed over batches: where an ingest's time went.
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.skipped
+
+
+INGEST_STAGES = ("split", "encode_sentences", "chunk_vectors", "store")
+
+
+@contextmanager
+def _timed(seconds: dict[str, float], stage: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - started
+
+
+def _chunk_rows(
+    sentences: Sequence[Sequence[Sentence]], chunks: Sequence[Sequence[Chunk]]
+) -> list[tuple[int, int]]:
+    """Each chunk's rows (start, end) among all the articles' sentences, concatenated."""
+    rows: list[tuple[int, int]] = []
+    offset = 0
+    for article_sentences, article_chunks in zip(sentences, chunks, strict=True):
+        rows.extend(
+            (offset + c.first_sentence, offset + c.last_sentence + 1) for c in article_chunks
+        )
+        offset += len(article_sentences)
+    return rows
 
 
 class Ingester:
@@ -49,25 +79,30 @@ class Ingester:
         self.splitter = splitter
         self.batch_articles = batch_articles
 
-    def prepare(self, articles: Sequence[Article]) -> list[ArticleRecord]:
-        """Split, chunk and embed articles; nothing is written."""
+    def prepare(
+        self, articles: Sequence[Article], seconds: dict[str, float] | None = None
+    ) -> list[ArticleRecord]:
+        """Split, chunk and embed articles; nothing is written. Each sentence is encoded once,
+        all the batch's together; a chunk's vector is the normalised mean of its sentences'
+        (`mean_of_rows`), so ingest runs at about the model's own speed. Each stage's wall time
+        is added to `seconds` when given."""
+        seconds = {} if seconds is None else seconds
         manifest = self.index.manifest
-        spans = self.splitter.split([a.text for a in articles])
-        sentences = [to_sentences(a.id, a.text, s) for a, s in zip(articles, spans, strict=True)]
-        chunks = [
-            make_chunks(s, a.text, manifest.sentences_per_chunk, manifest.overlap)
-            for a, s in zip(articles, sentences, strict=True)
-        ]
-        sentence_vectors = self.embedder.encode_documents(
-            [s.text for group in sentences for s in group]
-        )
-        chunk_vectors = self.embedder.encode_documents(
-            [
-                chunk_passage(a.title, c.text)
-                for a, group in zip(articles, chunks, strict=True)
-                for c in group
+        with _timed(seconds, "split"):
+            spans = self.splitter.split([a.text for a in articles])
+            sentences = [
+                to_sentences(a.id, a.text, s) for a, s in zip(articles, spans, strict=True)
             ]
-        )
+            chunks = [
+                make_chunks(s, a.text, manifest.sentences_per_chunk, manifest.overlap)
+                for a, s in zip(articles, sentences, strict=True)
+            ]
+        with _timed(seconds, "encode_sentences"):
+            sentence_vectors = self.embedder.encode_documents(
+                [s.text for group in sentences for s in group]
+            )
+        with _timed(seconds, "chunk_vectors"):
+            chunk_vectors = mean_of_rows(sentence_vectors, _chunk_rows(sentences, chunks))
         records = []
         sentence_offset = chunk_offset = 0
         for article, article_sentences, article_chunks in zip(
@@ -110,7 +145,8 @@ class Ingester:
                 batch = {}
         if batch:
             self._commit(batch, report, progress)
-        self.index.persist()
+        with _timed(report.seconds, "store"):
+            self.index.persist()
         return report
 
     def _commit(
@@ -119,8 +155,9 @@ class Ingester:
         report: IngestReport,
         progress: Callable[[int], None] | None,
     ) -> None:
-        records = self.prepare([article for article, _ in batch.values()])
-        self.index.write(records)
+        records = self.prepare([article for article, _ in batch.values()], report.seconds)
+        with _timed(report.seconds, "store"):
+            self.index.write(records)
         written = {r.article.id for r in records}
         for article_id, (article, state) in batch.items():
             if article_id not in written:
@@ -138,19 +175,13 @@ class Ingester:
         self, paths: Sequence[Path], max_file_bytes: int, show_progress: bool
     ) -> IngestReport:
         """Ingest files and folders (recursively); each bad file or record lands in `skipped`."""
-        files, missing = find_article_files(list(paths))
-        report = IngestReport(skipped=list(missing))
-        articles: list[Article] = []
-        for path in tqdm(
-            files, desc="reading", unit="file", disable=not show_progress, file=sys.stderr
-        ):
-            try:
-                result = load_file(path, max_file_bytes)
-            except ArticleError as error:
-                report.skipped.append(str(error))
-                continue
-            articles.extend(result.articles)
-            report.skipped.extend(result.errors)
+        articles, skipped = read_files(paths, max_file_bytes, show_progress)
+        return self.ingest_with_progress(articles, IngestReport(skipped=skipped), show_progress)
+
+    def ingest_with_progress(
+        self, articles: Sequence[Article], report: IngestReport, show_progress: bool
+    ) -> IngestReport:
+        """`ingest_articles` behind an "indexing" progress bar on stderr."""
         with tqdm(
             total=len(articles),
             desc="indexing",
@@ -158,5 +189,24 @@ class Ingester:
             disable=not show_progress,
             file=sys.stderr,
         ) as bar:
-            self.ingest_articles(articles, report, bar.update)
-        return report
+            return self.ingest_articles(articles, report, bar.update)
+
+
+def read_files(
+    paths: Sequence[Path], max_file_bytes: int, show_progress: bool
+) -> tuple[list[Article], list[str]]:
+    """Read files and folders (recursively): the articles, and one message per missing path,
+    bad file or bad record (missing paths first)."""
+    files, skipped = find_article_files(list(paths))
+    articles: list[Article] = []
+    for path in tqdm(
+        files, desc="reading", unit="file", disable=not show_progress, file=sys.stderr
+    ):
+        try:
+            result = load_file(path, max_file_bytes)
+        except ArticleError as error:
+            skipped.append(str(error))
+            continue
+        articles.extend(result.articles)
+        skipped.extend(result.errors)
+    return articles, skipped

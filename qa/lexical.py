@@ -1,26 +1,36 @@
-"""Lexical matching: the word normalization shared by BM25 and sentence scoring, and a BM25
-index (bm25s) over the store's chunk passages.
+"""Lexical matching: the word normalization shared by keyword search and sentence scoring, and
+the keyword indexes over the store's chunk passages (headline + chunk text).
 
-The BM25 index lives in memory only. It is built from `ArticleStore.chunk_passages()` (the same
-title + chunk text that was embedded) and rebuilt whenever the index generation moves, so it is
-always in step with the dense vectors without a second file to keep consistent. A search can be
-restricted to some articles' chunks (`ArticleFilter`): the others' scores are dropped before the
-best are taken, so a restricted search is as deep as an open one.
+Two `LexicalIndex`es, chosen with the store (`qa.wiring`):
+- `BM25Index` (SQLite stores): BM25 in memory, kept in step with the store incrementally. When
+  the store's generation moves it reads only the chunks added since (and, when some were
+  removed, the list of chunk ids), instead of re-reading and re-tokenizing every passage. Scores
+  are computed at question time from live term statistics, so an added or deleted chunk changes
+  every idf without touching the other chunks' postings. (bm25s, which this replaced,
+  precomputes every chunk's score for every word, so each write meant a whole rebuild: 4.9 s at
+  35,500 chunks.) The scores are bm25s' Lucene variant to the bit, so rankings did not change.
+- `PostgresLexicalIndex` (PostgreSQL stores): the database ranks the passages with its
+  full-text search (a tsvector of the same words, a GIN index), so a replica keeps nothing
+  corpus-sized in memory and sees another replica's writes on its next question.
+
+A search can be restricted to some articles' chunks (`ArticleFilter`): the others are left out
+before the best are taken, so a restricted search is as deep as an open one.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 import threading
+from array import array
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from qa.store import ArticleFilter
+if TYPE_CHECKING:
+    from qa.store import ArticleFilter
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-]*")
 _POSSESSIVE = re.compile(r"'s?$")
@@ -34,6 +44,14 @@ STOPWORDS = frozenset(
     whom whose why will with would you your yours yourself yourselves many much long said says say
     tell told according""".split()
 )
+
+# BM25's term-frequency saturation and length normalization (Lucene's and bm25s' defaults).
+K1 = 1.5
+B = 0.75
+# PostgreSQL keeps at most this many positions of one lexeme in a tsvector, and refuses a
+# lexeme longer than this many bytes.
+_MAX_POSITIONS = 256
+_MAX_LEXEME_BYTES = 2046
 
 
 def stem(word: str) -> str:
@@ -59,15 +77,71 @@ def word_spans(text: str) -> list[tuple[int, int, str]]:
     ]
 
 
+def bm25_idf(document_frequency: int, documents: int) -> float:
+    """BM25's (Lucene variant) inverse document frequency: always positive, highest for a word
+    no document holds."""
+    return math.log(1 + (documents - document_frequency + 0.5) / (document_frequency + 0.5))
+
+
+def fits_tsvector(word: str) -> bool:
+    """Whether PostgreSQL can hold `word` as a lexeme (a run of letters thousands long cannot,
+    and is left out of the tsvector and of queries)."""
+    return len(word.encode("utf-8")) <= _MAX_LEXEME_BYTES
+
+
+def tsquery_lexeme(word: str) -> str:
+    """`word` quoted as one PostgreSQL tsquery/tsvector lexeme, taken as it is (no parsing or
+    stemming by the database: the words are `content_words` already)."""
+    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def tsvector_literal(words: Sequence[str]) -> str:
+    """A PostgreSQL tsvector literal of `words` with their positions (from 1), so that the
+    database sees exactly the words BM25 does and how often each occurs."""
+    positions: dict[str, list[int]] = {}
+    for position, word in enumerate(words, start=1):
+        if fits_tsvector(word):
+            positions.setdefault(word, []).append(position)
+    return " ".join(
+        f"{tsquery_lexeme(word)}:{','.join(map(str, places[:_MAX_POSITIONS]))}"
+        for word, places in positions.items()
+    )
+
+
+class LexicalIndex(Protocol):
+    """Keyword search over the chunk passages, and the corpus statistics sentence scoring
+    weighs question words by."""
+
+    def search(
+        self, question: str, k: int, where: ArticleFilter | None = None
+    ) -> list[tuple[int, float]]:
+        """Up to `k` (chunk id, score) pairs with a positive score, best first, among the chunks
+        of the articles matching `where` (all when None)."""
+        ...
+
+    def idf(self, words: Sequence[str]) -> dict[str, float]:
+        """BM25's inverse document frequency of each (already normalized) word over the chunk
+        passages; a word no passage holds gets the highest value, as the rarest possible."""
+        ...
+
+
 class PassageStore(Protocol):
-    def chunk_passages(self) -> list[tuple[int, str]]: ...
+    """What the BM25 index reads from the store (`qa.store.ArticleStore` is one)."""
+
+    def chunk_passages(
+        self, ids: Collection[int] | None = None, newer_than: int = 0
+    ) -> list[tuple[int, str]]: ...
+
+    def removed_chunk_ids(self, since: int) -> list[int]: ...
+
+    def chunk_count(self) -> int: ...
 
     def chunk_ids(self, where: ArticleFilter | None = None) -> list[int]: ...
 
 
 class PassageSource(Protocol):
     """What the BM25 index reads (`qa.index.Index` is one): the store generation that the
-    in-memory index reflects, and the store's chunk passages."""
+    in-memory index should reflect, and the store's chunk passages."""
 
     @property
     def generation(self) -> int: ...
@@ -77,39 +151,157 @@ class PassageSource(Protocol):
 
 
 class BM25Index:
-    """BM25 (bm25s, Lucene variant) over chunk passages, plus the corpus' inverse document
-    frequencies for weighting question words at sentence level.
+    """BM25 (Lucene variant, k1 1.5, b 0.75) over the chunk passages, in memory, brought up to
+    the store's generation before each search by applying only what changed.
 
-    Thread-safe: a rebuild swaps the whole state under a lock.
+    Postings are kept per word (chunk slots and term counts); a removed chunk's slot is marked
+    dead and its words' document frequencies go down at once, its postings are dropped at the
+    next compaction (when dead slots outnumber a quarter of all). Scores are summed in float32
+    in question-word order, as bm25s did. A chunk's score depends only on its own term counts
+    and the live corpus statistics, and slots stay in chunk id order (compaction restores it),
+    so updating incrementally ranks exactly as building from scratch, ties included.
+
+    Thread-safe: searches and updates run under one lock.
     """
 
     def __init__(self, source: PassageSource) -> None:
         self.source = source
         self._lock = threading.Lock()
         self._generation = -1
-        self._ids: np.ndarray = np.zeros(0, dtype=np.int64)
-        self._model: Any = None
-        self._document_frequency: Counter[str] = Counter()
+        self._reset()
+
+    def _reset(self) -> None:
+        self._vocabulary: dict[str, int] = {}
+        self._words: list[str] = []
+        self._document_frequency = array("q")
+        self._posting_slots: list[array[int]] = []
+        self._posting_counts: list[array[int]] = []
+        self._slot_of: dict[int, int] = {}
+        self._slot_ids = array("q")  # chunk id of each slot, -1 once removed
+        self._slot_lengths = array("q")
+        self._slot_terms: list[tuple[array[int], array[int]] | None] = []
+        self._total_length = 0
+        self._dead = 0
+        self._newest = 0
+
+    # -- keeping in step with the store ---------------------------------------------------
 
     def _refresh(self) -> None:
         generation = self.source.generation
         if generation == self._generation:
             return
-        import bm25s
-
-        # bm25s sets its own logger to DEBUG; under a server's root handler that prints a line
-        # per rebuild.
-        logging.getLogger("bm25s").setLevel(logging.WARNING)
-        passages = self.source.store.chunk_passages()
-        tokens = [content_words(text) for _, text in passages]
-        model = None
-        if passages:
-            model = bm25s.BM25()
-            model.index(tokens, show_progress=False)
-        self._ids = np.asarray([chunk_id for chunk_id, _ in passages], dtype=np.int64)
-        self._document_frequency = Counter(word for words in tokens for word in set(words))
-        self._model = model
+        store = self.source.store
+        if self._generation < 0:
+            for chunk_id, text in store.chunk_passages():
+                self._add(chunk_id, content_words(text))
+        else:
+            # Chunk ids only grow (SQLite AUTOINCREMENT): what is new has an id above the newest
+            # seen. Removals are logged by generation. The count catches anything else (a log
+            # that does not reach back far enough), and then the ids are compared.
+            for chunk_id, text in store.chunk_passages(newer_than=self._newest):
+                self._add(chunk_id, content_words(text))
+            for chunk_id in store.removed_chunk_ids(since=self._generation):
+                if chunk_id in self._slot_of:
+                    self._remove(chunk_id)
+            if store.chunk_count() != len(self._slot_of):
+                self._reconcile(set(store.chunk_ids()))
+        if self._dead * 4 > len(self._slot_ids):
+            self._compact()
         self._generation = generation
+
+    def _reconcile(self, present: set[int]) -> None:
+        """Drop the chunks the store no longer has; add any it has that were missed (a chunk id
+        below the newest one seen: only possible where ids do not commit in order)."""
+        for chunk_id in [i for i in self._slot_of if i not in present]:
+            self._remove(chunk_id)
+        missing = sorted(present.difference(self._slot_of))
+        if missing:
+            for chunk_id, text in self.source.store.chunk_passages(missing):
+                self._add(chunk_id, content_words(text))
+            self._compact()  # back to chunk id order
+
+    def _add(self, chunk_id: int, words: Sequence[str]) -> None:
+        if chunk_id in self._slot_of:
+            return
+        counts = Counter(words)
+        terms = array("q", [self._term(word) for word in counts])
+        self._place(chunk_id, terms, array("q", counts.values()), len(words))
+
+    def _term(self, word: str) -> int:
+        term = self._vocabulary.get(word)
+        if term is None:
+            term = self._vocabulary[word] = len(self._words)
+            self._words.append(word)
+            self._document_frequency.append(0)
+            self._posting_slots.append(array("q"))
+            self._posting_counts.append(array("q"))
+        return term
+
+    def _place(self, chunk_id: int, terms: array[int], counts: array[int], length: int) -> None:
+        slot = len(self._slot_ids)
+        self._slot_of[chunk_id] = slot
+        self._slot_ids.append(chunk_id)
+        self._slot_lengths.append(length)
+        self._slot_terms.append((terms, counts))
+        self._total_length += length
+        self._newest = max(self._newest, chunk_id)
+        frequency, slots, occurrences = (
+            self._document_frequency,
+            self._posting_slots,
+            self._posting_counts,
+        )
+        for term, count in zip(terms, counts, strict=True):
+            frequency[term] += 1
+            slots[term].append(slot)
+            occurrences[term].append(count)
+
+    def _remove(self, chunk_id: int) -> None:
+        slot = self._slot_of.pop(chunk_id)
+        terms = self._slot_terms[slot]
+        assert terms is not None
+        for term in terms[0]:
+            self._document_frequency[term] -= 1
+        self._total_length -= self._slot_lengths[slot]
+        self._slot_ids[slot] = -1
+        self._slot_terms[slot] = None
+        self._dead += 1
+
+    def _compact(self) -> None:
+        """Rebuild the postings without dead slots, slots in chunk id order (no re-tokenizing:
+        each live chunk's term counts are kept)."""
+        live = sorted(
+            (chunk_id, self._slot_lengths[slot], self._slot_terms[slot])
+            for chunk_id, slot in self._slot_of.items()
+        )
+        words = self._words
+        self._reset()
+        for chunk_id, length, held in live:
+            assert held is not None
+            terms = array("q", (self._term(words[term]) for term in held[0]))
+            self._place(chunk_id, terms, held[1], length)
+
+    # -- searching ----------------------------------------------------------------------------
+
+    def _scores(self, words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, BM25 scores) of every live chunk, in chunk id order."""
+        slot_ids = np.array(self._slot_ids, dtype=np.int64)
+        live = slot_ids >= 0
+        documents = len(self._slot_of)
+        scores = np.zeros(len(slot_ids), dtype=np.float32)
+        if not documents:
+            return slot_ids[live], scores[live]
+        lengths = np.array(self._slot_lengths, dtype=np.int64)
+        average = np.float64(self._total_length) / documents
+        for word in words:  # a repeated word counts again, as in bm25s
+            term = self._vocabulary.get(word)
+            if term is None or self._document_frequency[term] == 0:
+                continue
+            idf = np.float32(bm25_idf(self._document_frequency[term], documents))
+            slots = np.array(self._posting_slots[term], dtype=np.int64)
+            counts = np.array(self._posting_counts[term], dtype=np.float32)
+            saturation = counts / (K1 * ((1 - B) + B * lengths[slots] / average) + counts)
+            scores[slots] += (idf * saturation).astype(np.float32)
+        return slot_ids[live], scores[live]
 
     def search(
         self, question: str, k: int, where: ArticleFilter | None = None
@@ -124,22 +316,68 @@ class BM25Index:
             return []
         with self._lock:
             self._refresh()
-            if self._model is None:
-                return []
-            scores = np.asarray(self._model.get_scores(words), dtype=np.float64)
-            ids = self._ids
+            ids, float32_scores = self._scores(words)
+        scores = float32_scores.astype(np.float64)
         if allowed is not None:
             scores = np.where(np.isin(ids, np.asarray(allowed, dtype=np.int64)), scores, 0.0)
         k = min(k, len(scores))
+        if k < 1:
+            return []
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(ids[i]), float(scores[i])) for i in top if scores[i] > 0]
 
     def idf(self, words: Sequence[str]) -> dict[str, float]:
-        """BM25's inverse document frequency of each (already normalized) word; a word no
-        passage holds gets the highest value, as the rarest possible word."""
         with self._lock:
             self._refresh()
-            total = len(self._ids)
-            frequency = self._document_frequency
-        return {w: math.log(1 + (total - frequency[w] + 0.5) / (frequency[w] + 0.5)) for w in words}
+            documents = len(self._slot_of)
+            frequency = {
+                w: self._document_frequency[self._vocabulary[w]] if w in self._vocabulary else 0
+                for w in words
+            }
+        return {w: bm25_idf(frequency[w], documents) for w in words}
+
+
+class PassageTermStore(Protocol):
+    """What PostgreSQL full-text search needs from the store (`qa.store.ArticleStore` on
+    PostgreSQL)."""
+
+    def passage_frequencies(self, words: Sequence[str]) -> tuple[int, dict[str, int]]: ...
+
+    def rank_passages(
+        self, weights: Sequence[tuple[str, float]], k: int, where: ArticleFilter | None = None
+    ) -> list[tuple[int, float]]: ...
+
+
+class PostgresLexicalIndex:
+    """Keyword search run by PostgreSQL over each chunk's `passage_terms` tsvector (the chunk's
+    `content_words` with positions, GIN-indexed): chunks holding any question word, each scored
+    as the sum over question words of BM25's idf × `ts_rank(passage, word, 1)` (term frequency
+    saturating, length-normalized). With idf weights it ranked like in-memory BM25 on the
+    evaluation sets; ts_rank_cd alone, which has no idf, found the right article first far less
+    often (README, Scaling out). Nothing is held in memory: every search sees committed writes.
+    """
+
+    def __init__(self, store: PassageTermStore) -> None:
+        self.store = store
+
+    def search(
+        self, question: str, k: int, where: ArticleFilter | None = None
+    ) -> list[tuple[int, float]]:
+        words = [word for word in content_words(question) if fits_tsvector(word)]
+        if not words or k < 1:
+            return []
+        documents, frequency = self.store.passage_frequencies(list(dict.fromkeys(words)))
+        weights = [
+            (word, bm25_idf(frequency[word], documents) * words.count(word))
+            for word in dict.fromkeys(words)
+            if frequency.get(word, 0) > 0
+        ]
+        if not weights:
+            return []
+        return self.store.rank_passages(weights, k, where)
+
+    def idf(self, words: Sequence[str]) -> dict[str, float]:
+        counted = [word for word in dict.fromkeys(words) if fits_tsvector(word)]
+        documents, frequency = self.store.passage_frequencies(counted) if words else (0, {})
+        return {w: bm25_idf(frequency.get(w, 0), documents) for w in words}

@@ -151,8 +151,19 @@ def article_from_text(text: str, origin: str) -> Article:
     raise ArticleError(f"{origin}: empty file")
 
 
-def article_from_html(html: str | bytes, origin: str, url: str | None = None) -> Article:
-    """Main text and metadata (title, date, site name) by trafilatura; scripts never survive."""
+def article_from_html(
+    html: str | bytes,
+    origin: str,
+    url: str | None = None,
+    *,
+    fallback_title: str | None = None,
+    fallback_published: dt.date | None = None,
+) -> Article:
+    """Main text and metadata (title, date, site name) by trafilatura; scripts never survive.
+
+    `fallback_title` and `fallback_published` (a feed entry's) are used only when the page gives
+    no title or date of its own.
+    """
     import trafilatura
 
     if not (html.strip() if isinstance(html, str) else html.strip()):
@@ -162,10 +173,10 @@ def article_from_html(html: str | bytes, origin: str, url: str | None = None) ->
     )
     if extracted is None or not (extracted.text or "").strip():
         raise ArticleError(f"{origin}: no article text found in the HTML")
-    title = extracted.title or ""
+    title = (extracted.title or "").strip() or fallback_title or ""
     if not title.strip():
         raise ArticleError(f"{origin}: the HTML has no title")
-    published = None
+    published = fallback_published
     if extracted.date:
         published = parse_published(extracted.date, origin)
     body = re.sub(r"\n(?!\n)", "\n\n", extracted.text)  # trafilatura puts one paragraph a line

@@ -232,6 +232,21 @@ SCHEMAS: dict[str, Any] = {
             "index_loaded": {"type": "boolean"},
             "articles": {"type": "integer", "minimum": 0},
             "model": {"type": "string"},
+            "coverage": _object(
+                {
+                    "first_published": {"type": ["string", "null"], "format": "date"},
+                    "last_published": {"type": ["string", "null"], "format": "date"},
+                    "sources": {
+                        "type": "array",
+                        "items": _object(
+                            {
+                                "source": {"type": ["string", "null"]},
+                                "articles": {"type": "integer", "minimum": 1},
+                            }
+                        ),
+                    },
+                }
+            ),
         }
     ),
 }
@@ -348,7 +363,7 @@ PATHS: dict[str, Any] = {
     },
     "/healthz": {
         "get": {
-            "summary": "Liveness: index loaded, article count, model",
+            "summary": "Liveness, and what is indexed: articles, dates, sources",
             "responses": {"200": _json(_ref("Health"), "Serving."), "405": _COMMON_ERRORS["405"]},
         }
     },

@@ -10,7 +10,7 @@ from qa.answer import NearestSentenceAnswerer, SentenceAnswerer
 from qa.config import ConfigError, Settings
 from qa.embed import Embedder, Vectors
 from qa.index import Index
-from qa.lexical import BM25Index
+from qa.lexical import LexicalIndex
 from qa.reader import SpanReader
 from qa.retrieve import BM25Retriever, DenseRetriever, HybridRetriever, Retriever
 from qa.store import ArticleFilter, StoredChunk
@@ -59,8 +59,8 @@ class Pipeline:
         self.candidate_chunks = candidate_chunks
 
     def warm_up(self) -> None:
-        """Load what the answerer loads lazily (spaCy for short answers, the BM25 index), so
-        the first question is as fast as the rest."""
+        """Load what the answerer loads lazily (the reader, the in-memory BM25 index), so the
+        first question is as fast as the rest."""
         self.index.refresh()
         warm_up = getattr(self.answerer, "warm_up", None)
         if warm_up is not None:
@@ -116,7 +116,7 @@ class Pipeline:
 RETRIEVAL_MODES = ("hybrid", "dense", "bm25")
 
 
-def make_retriever(index: Index, lexical: BM25Index, settings: Settings, mode: str) -> Retriever:
+def make_retriever(index: Index, lexical: LexicalIndex, settings: Settings, mode: str) -> Retriever:
     """The retriever for `mode` (one of RETRIEVAL_MODES); raises ConfigError for another."""
     if mode == "hybrid":
         retrieval = settings.retrieval
@@ -130,15 +130,16 @@ def make_retriever(index: Index, lexical: BM25Index, settings: Settings, mode: s
 
 def build_pipeline(
     index: Index,
+    lexical: LexicalIndex,
     embedder: Embedder,
     settings: Settings,
     baseline: str | None = None,
     reader: SpanReader | None = None,
 ) -> Pipeline:
-    """The configured pipeline, reading the best sentences with `reader` if one is given; with
-    `baseline` ("dense" or "bm25"), the naive one that cites the sentence nearest the question
-    by that signal alone and never abstains."""
-    lexical = BM25Index(index)
+    """The configured pipeline over `index` and its keyword index `lexical` (see
+    `qa.wiring.make_lexical_index`), reading the best sentences with `reader` if one is given;
+    with `baseline` ("dense" or "bm25"), the naive one that cites the sentence nearest the
+    question by that signal alone and never abstains."""
     answerer: Answerer
     if baseline is None:
         retriever = make_retriever(index, lexical, settings, settings.retrieval.mode)

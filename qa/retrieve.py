@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from qa.embed import Vectors
-from qa.lexical import BM25Index
+from qa.lexical import LexicalIndex
 from qa.store import ArticleFilter
 from qa.types import RetrievedChunk
 
@@ -104,9 +104,10 @@ class DenseRetriever:
 
 
 class BM25Retriever:
-    """Chunks by BM25 over their passages (title + text); score is the raw BM25 score."""
+    """Chunks by keyword search over their passages (title + text: BM25, or PostgreSQL's
+    full-text ranking); score is the lexical index's own."""
 
-    def __init__(self, lexical: BM25Index) -> None:
+    def __init__(self, lexical: LexicalIndex) -> None:
         self.lexical = lexical
 
     def retrieve(
@@ -119,9 +120,11 @@ class BM25Retriever:
 
 
 class HybridRetriever:
-    """Dense and BM25 rankings, each `depth` deep, fused by reciprocal rank fusion."""
+    """Dense and keyword rankings, each `depth` deep, fused by reciprocal rank fusion."""
 
-    def __init__(self, vectors: VectorSearch, lexical: BM25Index, rrf_k: float, depth: int) -> None:
+    def __init__(
+        self, vectors: VectorSearch, lexical: LexicalIndex, rrf_k: float, depth: int
+    ) -> None:
         self.vectors = vectors
         self.lexical = lexical
         self.rrf_k = rrf_k

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from qa.store import ArticleSummary
+from qa.store import ArticleSummary, Coverage
 from qa.types import Answer, Article, Citation, Sentence
 
 # A timeline entry quotes at most this many characters of an answer or a sentence.
@@ -106,6 +106,17 @@ def summary_to_json(summary: ArticleSummary) -> dict[str, Any]:
         "id": summary.id,
         **_article_metadata(summary),
         "sentence_count": summary.sentence_count,
+    }
+
+
+def coverage_to_json(coverage: Coverage) -> dict[str, Any]:
+    def day(value: dt.date | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "first_published": day(coverage.first_published),
+        "last_published": day(coverage.last_published),
+        "sources": [{"source": name, "articles": count} for name, count in coverage.sources],
     }
 
 

@@ -18,9 +18,12 @@ import numpy as np
 
 from qa.database import Database, DatabaseError, Row
 from qa.embed import Vectors
+from qa.lexical import content_words, tsquery_lexeme, tsvector_literal
 from qa.text import chunk_passage
 from qa.types import Article, Chunk, Entity, Sentence
 
+# Bumped when existing tables change. A new table is created if missing (here, and by
+# qa.conversations and qa.rate_limits for the server's own), so an older store gains it.
 SCHEMA_VERSION = 1
 
 # {blob} and {serial} are filled in per database (qa.database).
@@ -57,7 +60,25 @@ CREATE TABLE IF NOT EXISTS chunks (
     vector {blob} NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks (article_id);
+CREATE TABLE IF NOT EXISTS chunk_removals (
+    generation BIGINT NOT NULL,
+    chunk_id BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunk_removals_generation ON chunk_removals (generation);
 """
+# The write that removed each chunk is logged for this many generations back, so that an
+# in-memory keyword index can follow deletions without listing every chunk id; one further
+# behind lists them (qa.lexical.BM25Index).
+REMOVALS_KEPT_GENERATIONS = 1000
+
+# Databases that search text themselves (PostgreSQL) keep each chunk's passage words as a tsvector
+# under a GIN index (`qa.lexical.PostgresLexicalIndex`). Stores made before it gain both on open.
+_PASSAGE_TERMS_COLUMN = "ALTER TABLE chunks ADD COLUMN IF NOT EXISTS passage_terms tsvector"
+_PASSAGE_TERMS_INDEX = (
+    "CREATE INDEX IF NOT EXISTS chunks_passage_terms ON chunks USING GIN (passage_terms)"
+)
+# Ids per statement where a list of ids is asked for: bounded IN lists on every database.
+_IDS_PER_STATEMENT = 500
 
 
 class StoreError(RuntimeError):
@@ -108,6 +129,18 @@ class ArticleSummary:
 
 
 @dataclass(frozen=True)
+class Coverage:
+    """What the store holds, for a reader deciding what to ask: how many articles, the first
+    and last publication dates (None when no article is dated), and the articles per source
+    (most first; undated or unsourced articles count under None)."""
+
+    articles: int
+    first_published: dt.date | None
+    last_published: dt.date | None
+    sources: list[tuple[str | None, int]]
+
+
+@dataclass(frozen=True)
 class ArticleRecord:
     """Everything one article's ingest writes, prepared (and embedded) before the transaction."""
 
@@ -143,6 +176,12 @@ def _vector_blob(vector: Vectors) -> bytes:
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
 
 
+def _passage_terms(passage: str) -> str:
+    """The passage's words as PostgreSQL full-text search sees them: the same `content_words`
+    that in-memory BM25 indexes, with their positions."""
+    return tsvector_literal(content_words(passage))
+
+
 def _vectors_from_rows(rows: Sequence[Row], dimension: int) -> Vectors:
     if not rows:
         return np.zeros((0, dimension), dtype=np.float32)
@@ -174,6 +213,8 @@ class ArticleStore:
                     )
         except DatabaseError as error:
             raise StoreError.unreadable(error) from error
+        if database.full_text_search:
+            self._add_passage_terms()
         stored = {key: self.get_meta(key) for key in ("schema_version", "model", "dimension")}
         if stored["schema_version"] != str(SCHEMA_VERSION):
             raise StoreError(
@@ -186,6 +227,30 @@ class ArticleStore:
                 f"{stored['dimension']}), but this run uses '{model}' (dimension {dimension}); "
                 "use that model, or ingest into a new store"
             )
+
+    def _add_passage_terms(self) -> None:
+        """Give a PostgreSQL store the passage_terms column and its index if it lacks them, and
+        fill the column for chunks written without it (by a qa from before it). The catalog is
+        asked first, so that opening a current store takes no lock on its tables (IF NOT EXISTS
+        covers replicas opening an old store at once)."""
+        with self.database.transaction(write=True):
+            if not self.database.execute(
+                "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+                "AND table_name = 'chunks' AND column_name = 'passage_terms'"
+            ):
+                self.database.execute(_PASSAGE_TERMS_COLUMN)
+            [index] = self.database.execute("SELECT to_regclass('chunks_passage_terms') AS name")
+            if index["name"] is None:
+                self.database.execute(_PASSAGE_TERMS_INDEX)
+            missing = self.database.execute("SELECT id FROM chunks WHERE passage_terms IS NULL")
+            if missing:
+                self.database.execute_many(
+                    "UPDATE chunks SET passage_terms = CAST(? AS tsvector) WHERE id = ?",
+                    [
+                        (_passage_terms(passage), chunk_id)
+                        for chunk_id, passage in self.chunk_passages([r["id"] for r in missing])
+                    ],
+                )
 
     def close(self) -> None:
         self.database.close()
@@ -223,6 +288,13 @@ class ArticleStore:
         the ids of chunks that replaced versions had, so the vector index can follow.
         """
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        full_text = self.database.full_text_search
+        columns = "article_id, position, first_sentence, last_sentence, vector"
+        markers = "?, ?, ?, ?, ?"
+        if full_text:
+            columns += ", passage_terms"
+            markers += ", CAST(? AS tsvector)"
+        insert_chunk = f"INSERT INTO chunks ({columns}) VALUES ({markers}) RETURNING id"
         added: list[int] = []
         removed: list[int] = []
         with self.database.transaction(write=True):
@@ -262,19 +334,41 @@ class ArticleStore:
                     ],
                 )
                 for chunk, vector in zip(record.chunks, record.chunk_vectors, strict=True):
-                    [row] = self.database.execute(
-                        "INSERT INTO chunks (article_id, position, first_sentence, last_sentence,"
-                        " vector) VALUES (?, ?, ?, ?, ?) RETURNING id",
-                        (
-                            article.id,
-                            chunk.position,
-                            chunk.first_sentence,
-                            chunk.last_sentence,
-                            _vector_blob(vector),
-                        ),
+                    values: tuple[object, ...] = (
+                        article.id,
+                        chunk.position,
+                        chunk.first_sentence,
+                        chunk.last_sentence,
+                        _vector_blob(vector),
                     )
+                    if full_text:
+                        values += (_passage_terms(chunk_passage(article.title, chunk.text)),)
+                    [row] = self.database.execute(insert_chunk, values)
                     added.append(int(row["id"]))
+            self._log_removals(removed)
         return added, removed
+
+    def _log_removals(self, chunk_ids: Sequence[int]) -> None:
+        """Record that this write's generation removed these chunks; forget old removals."""
+        if not chunk_ids:
+            return
+        generation = self.generation
+        self.database.execute_many(
+            "INSERT INTO chunk_removals (generation, chunk_id) VALUES (?, ?)",
+            [(generation, chunk_id) for chunk_id in chunk_ids],
+        )
+        self.database.execute(
+            "DELETE FROM chunk_removals WHERE generation <= ?",
+            (generation - REMOVALS_KEPT_GENERATIONS,),
+        )
+
+    def removed_chunk_ids(self, since: int) -> list[int]:
+        """Ids of the chunks removed by writes after generation `since`, as far as the log
+        reaches back (REMOVALS_KEPT_GENERATIONS; a qa from before the log wrote none)."""
+        rows = self.database.execute(
+            "SELECT chunk_id FROM chunk_removals WHERE generation > ? ORDER BY chunk_id", (since,)
+        )
+        return [int(r["chunk_id"]) for r in rows]
 
     def _delete(self, article_id: str) -> list[int]:
         rows = self.database.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))
@@ -287,10 +381,26 @@ class ArticleStore:
             if not self.database.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)):
                 raise ArticleNotFoundError(article_id)
             self._bump_generation()
-            return self._delete(article_id)
+            removed = self._delete(article_id)
+            self._log_removals(removed)
+            return removed
 
     def count(self) -> int:
         return int(self.database.execute("SELECT COUNT(*) AS n FROM articles")[0]["n"])
+
+    def coverage(self) -> Coverage:
+        [span] = self.database.execute(
+            "SELECT COUNT(*) AS n, MIN(published) AS first, MAX(published) AS last FROM articles"
+        )
+        sources = self.database.execute(
+            "SELECT source, COUNT(*) AS n FROM articles GROUP BY source ORDER BY n DESC, source"
+        )
+        return Coverage(
+            int(span["n"]),
+            dt.date.fromisoformat(span["first"]) if span["first"] else None,
+            dt.date.fromisoformat(span["last"]) if span["last"] else None,
+            [(row["source"], int(row["n"])) for row in sources],
+        )
 
     def get(self, article_id: str) -> tuple[Article, list[Sentence]]:
         with self.database.transaction(write=False):
@@ -359,6 +469,9 @@ class ArticleStore:
 
     def chunk_ids(self, where: ArticleFilter | None = None) -> list[int]:
         """Ids of all chunks, or of the chunks of the articles matching `where`."""
+        if where is None:
+            rows = self.database.execute("SELECT id FROM chunks ORDER BY id")
+            return [int(r["id"]) for r in rows]
         conditions, parameters = self._filter_sql(where)
         rows = self.database.execute(
             f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id{conditions} "
@@ -394,30 +507,87 @@ class ArticleStore:
         if ids is None:
             rows = self.database.execute("SELECT id, vector FROM chunks ORDER BY id")
         else:
-            wanted = sorted(int(i) for i in ids)
-            rows = []
-            for start in range(0, len(wanted), 500):  # bounded IN lists on every database
-                part = wanted[start : start + 500]
-                rows.extend(
-                    self.database.execute(
-                        f"SELECT id, vector FROM chunks WHERE id IN ({', '.join('?' * len(part))})",
-                        part,
-                    )
-                )
+            rows = self._select_by_ids("SELECT id, vector FROM chunks WHERE", "id", ids)
         identifiers = np.array([int(r["id"]) for r in rows], dtype=np.int64)
         return identifiers, _vectors_from_rows(rows, self.dimension)
 
-    def chunk_passages(self) -> list[tuple[int, str]]:
-        """Every chunk's id and passage (headline + chunk text: what was embedded), by id, for a
-        keyword index kept beside the vectors."""
-        rows = self.database.execute(
+    def chunk_count(self) -> int:
+        return int(self.database.execute("SELECT COUNT(*) AS n FROM chunks")[0]["n"])
+
+    def chunk_passages(
+        self, ids: Collection[int] | None = None, newer_than: int = 0
+    ) -> list[tuple[int, str]]:
+        """Chunk ids and passages (headline + chunk text), by id, for keyword indexes: of every
+        chunk, or of those with the given ids; either way only chunks with an id above
+        `newer_than` (ids start at 1, so 0 leaves none out)."""
+        select = (
             'SELECT c.id, a.title, substr(a.text, f.start + 1, l."end" - f.start) AS body '
             "FROM chunks c JOIN articles a ON a.id = c.article_id "
             "JOIN sentences f ON f.article_id = c.article_id AND f.position = c.first_sentence "
             "JOIN sentences l ON l.article_id = c.article_id AND l.position = c.last_sentence "
-            "ORDER BY c.id"
+            "WHERE c.id > ?"
         )
+        if ids is None:
+            rows = self.database.execute(f"{select} ORDER BY c.id", (newer_than,))
+        else:
+            rows = self._select_by_ids(f"{select} AND", "c.id", ids, (newer_than,))
         return [(int(r["id"]), chunk_passage(r["title"], r["body"])) for r in rows]
+
+    def _select_by_ids(
+        self, select: str, column: str, ids: Collection[int], parameters: Sequence[object] = ()
+    ) -> list[Row]:
+        """The rows of `select` (ending in WHERE or AND; its own `parameters` first) whose
+        `column` is one of `ids`, by id, asked _IDS_PER_STATEMENT ids at a time."""
+        wanted = sorted(int(i) for i in ids)
+        rows: list[Row] = []
+        for start in range(0, len(wanted), _IDS_PER_STATEMENT):
+            part = wanted[start : start + _IDS_PER_STATEMENT]
+            rows.extend(
+                self.database.execute(
+                    f"{select} {column} IN ({', '.join('?' * len(part))}) ORDER BY {column}",
+                    (*parameters, *part),
+                )
+            )
+        return rows
+
+    def passage_frequencies(self, words: Sequence[str]) -> tuple[int, dict[str, int]]:
+        """PostgreSQL stores only (`Database.full_text_search`): the number of chunks, and for
+        each word the number whose passage holds it (BM25's statistics), counted through the
+        GIN index in one statement."""
+        [row] = self.database.execute(
+            "SELECT (SELECT COUNT(*) FROM chunks) AS total, ARRAY(SELECT (SELECT COUNT(*) "
+            "FROM chunks WHERE passage_terms @@ CAST(w.lexeme AS tsquery)) "
+            "FROM unnest(CAST(? AS text[])) WITH ORDINALITY AS w(lexeme, n) ORDER BY w.n) "
+            "AS frequencies",
+            ([tsquery_lexeme(word) for word in words],),
+        )
+        return int(row["total"]), dict(zip(words, map(int, row["frequencies"]), strict=True))
+
+    def rank_passages(
+        self, weights: Sequence[tuple[str, float]], k: int, where: ArticleFilter | None = None
+    ) -> list[tuple[int, float]]:
+        """PostgreSQL stores only: up to `k` (chunk id, score) pairs, best first (ties by id),
+        among chunks whose passage holds at least one of the words and whose article matches
+        `where`; score = Σ weight × ts_rank(passage, word, 1) over the (word, weight) pairs
+        (ts_rank normalization 1: divided by 1 + log of the passage's length in words)."""
+        if not weights:
+            return []
+        conditions, parameters = self._filter_sql(where)
+        join = " JOIN articles a ON a.id = c.article_id" if where is not None else ""
+        score = " + ".join("? * ts_rank(c.passage_terms, CAST(? AS tsquery), 1)" for _ in weights)
+        matches = "c.passage_terms @@ CAST(? AS tsquery)"
+        condition = f"{conditions} AND {matches}" if conditions else f" WHERE {matches}"
+        rows = self.database.execute(
+            f"SELECT c.id, {score} AS score FROM chunks c{join}{condition} "
+            "ORDER BY score DESC, c.id LIMIT ?",
+            [
+                *(value for word, weight in weights for value in (weight, tsquery_lexeme(word))),
+                *parameters,
+                " | ".join(tsquery_lexeme(word) for word, _ in weights),
+                k,
+            ],
+        )
+        return [(int(r["id"]), float(r["score"])) for r in rows]
 
     def chunks(self, chunk_ids: Sequence[int]) -> list[StoredChunk]:
         """The chunks with these ids, in that order (unknown ids are skipped: deleted meanwhile)."""

@@ -78,13 +78,21 @@ def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+# What the splitter uses of the spaCy model: sentences (`senter`) and entities (`ner`; dates for
+# `qa.dates`, answer types for `qa.answer`). In en_core_web_sm both carry their own embedding
+# layers; the shared `tok2vec` feeds only the tagger and parser, so it is not loaded either.
+# Running it anyway cost a third of the split's time.
+_UNUSED_SPACY_COMPONENTS = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"]
+
+
 class SpacySplitter:
     """spaCy's statistical sentence segmenter plus named entities, paragraph by paragraph.
 
     Paragraph breaks are hard sentence boundaries. The tokenizer's exceptions keep "U.S.",
     "Aug. 20", "Mr." and decimals inside one sentence; `merge_fragments` repairs cuts inside
-    quotations. Construct cheaply; the model loads on first use or `warm_up()`. Without
-    `entities` the recogniser is not run (training data needs only the sentences).
+    quotations. Construct cheaply; the model loads on first use or `warm_up()`. Only the
+    segmenter and the recogniser run; without `entities` the recogniser does not either
+    (training data needs only the sentences).
     """
 
     def __init__(
@@ -100,8 +108,8 @@ class SpacySplitter:
             return
         import spacy
 
-        unused = ["parser", "lemmatizer", "tagger", "attribute_ruler"]
-        nlp = spacy.load(self.model, exclude=unused + ([] if self.entities else ["ner"]))
+        unused = _UNUSED_SPACY_COMPONENTS + ([] if self.entities else ["ner"])
+        nlp = spacy.load(self.model, exclude=unused)
         nlp.enable_pipe("senter")
         self._nlp = nlp
 
@@ -162,5 +170,6 @@ def make_chunks(
 
 
 def chunk_passage(title: str, chunk_text: str) -> str:
-    """The text embedded (and keyword-indexed) for a chunk: the headline gives it context."""
+    """The text keyword-indexed for a chunk: the headline gives it context. (Its vector is made
+    from its sentences' vectors, `qa.embed.mean_of_rows`, so the headline is not in it.)"""
     return f"{title}\n{chunk_text}"

@@ -239,7 +239,8 @@ class FaissVectorIndex:
         faiss = _faiss()
         path = self._path(generation)
         if not path.exists():
-            temporary = path.with_name(path.name + ".tmp")
+            # Named for this process: two `qa serve` workers may save the same generation at once.
+            temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
             faiss.write_index(self._index, str(temporary))
             with open(temporary, "rb") as handle:
                 os.fsync(handle.fileno())

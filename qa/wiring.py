@@ -10,6 +10,7 @@ from qa.database import Database, open_database
 from qa.embed import Embedder, SentenceTransformerEmbedder
 from qa.index import STORE, Index
 from qa.ingest import Ingester
+from qa.lexical import BM25Index, LexicalIndex, PostgresLexicalIndex
 from qa.pipeline import Pipeline, build_pipeline
 from qa.reader import SpanReader
 from qa.text import SpacySplitter, Splitter
@@ -21,6 +22,7 @@ class Components:
     settings: Settings
     embedder: Embedder
     index: Index
+    lexical: LexicalIndex
     pipeline: Pipeline
 
     def ingester(self, splitter: Splitter | None = None) -> Ingester:
@@ -72,6 +74,15 @@ def make_vectors(settings: VectorSettings, folder: Path, dimension: int) -> Vect
     raise ConfigError(f"vectors.backend must be 'faiss' or 'milvus', not {settings.backend!r}")
 
 
+def make_lexical_index(index: Index) -> LexicalIndex:
+    """Keyword search where the store is: inside PostgreSQL (full-text search over a GIN index,
+    so replicas hold nothing corpus-sized and see each other's writes at once), else BM25 in
+    this process's memory, kept in step with the store's generation."""
+    if index.store.database.full_text_search:
+        return PostgresLexicalIndex(index.store)
+    return BM25Index(index)
+
+
 def open_components(
     settings: Settings,
     embedder: Embedder | None = None,
@@ -100,5 +111,6 @@ def open_components(
         open_database=database,
         open_vectors=vectors,
     )
-    pipeline = build_pipeline(index, embedder, settings, reader=reader)
-    return Components(settings, embedder, index, pipeline)
+    lexical = make_lexical_index(index)
+    pipeline = build_pipeline(index, lexical, embedder, settings, reader=reader)
+    return Components(settings, embedder, index, lexical, pipeline)

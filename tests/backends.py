@@ -17,8 +17,10 @@ from pathlib import Path
 
 from conftest import unavailable
 from qa.config import Settings
+from qa.database import Database, PostgresDatabase, SQLiteDatabase
 
 BACKENDS = ["sqlite+faiss", "sqlite+milvus", "postgres+faiss", "postgres+milvus"]
+DATABASES = ["sqlite", "postgres"]
 
 
 def postgres_dsn() -> str:
@@ -61,3 +63,23 @@ def backend_settings(settings: Settings, backend: str, folder: Path) -> Iterator
             yield dataclasses.replace(settings, store=store, vectors=vectors)
     else:
         yield dataclasses.replace(settings, vectors=vectors)
+
+
+@contextmanager
+def empty_database(kind: str, folder: Path) -> Iterator[Database]:
+    """A new, empty database of this kind ("sqlite": a file in `folder`; "postgres": a private
+    schema), closed (and dropped) afterwards."""
+    if kind == "postgres":
+        with postgres_schema() as dsn:
+            database: Database = PostgresDatabase(dsn)
+            try:
+                yield database
+            finally:
+                database.close()
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    database = SQLiteDatabase(folder / "store.sqlite")
+    try:
+        yield database
+    finally:
+        database.close()

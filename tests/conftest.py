@@ -37,6 +37,16 @@ def unavailable(message: str) -> NoReturn:
     pytest.skip(message)
 
 
+class Clock:
+    """Seconds on a clock the test moves by hand (`clock.now += 30`)."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return load_settings(REPO / "config.yaml", env={})
@@ -107,15 +117,16 @@ def _build_index(
     splitter: SpacySplitter,
     reader: SpanReader,
     records: list[dict[str, Any]],
+    paths: tuple[Path, ...] = (SEED_ARTICLE,),
 ) -> Path:
-    """An index in `folder` of the seed article and `records`."""
+    """An index in `folder` of the files at `paths` (default: the seed article) and `records`."""
     components = open_components(
         settings, embedder=embedder, create=True, index_dir=folder, reader=reader
     )
     try:
         ingester = components.ingester(splitter)
-        report = ingester.ingest_paths([SEED_ARTICLE], 10**7, show_progress=False)
-        assert report.ok and len(report.added) == 1
+        report = ingester.ingest_paths(list(paths), 10**8, show_progress=False)
+        assert report.ok and report.added, report.skipped
         articles = [article_from_record(record, "test") for record in records]
         assert ingester.ingest_articles(articles).ok
     finally:
@@ -172,6 +183,20 @@ def dated_index_dir(
     """An index of the seed article and DATED_ARTICLES, built once; copy it to write to it."""
     folder = tmp_path_factory.mktemp("dated-index")
     return _build_index(folder, settings, embedder, splitter, reader, DATED_ARTICLES)
+
+
+@pytest.fixture(scope="session")
+def demo_index_dir(
+    tmp_path_factory: pytest.TempPathFactory,
+    settings: Settings,
+    embedder: SentenceTransformerEmbedder,
+    splitter: SpacySplitter,
+    reader: SpanReader,
+) -> Path:
+    """An index of every file in samples/ (the seed article, the oil crisis paragraphs and the
+    291 Wikinews articles), as `scripts/demo` builds it; built once, copy it to write to it."""
+    folder = tmp_path_factory.mktemp("demo-index")
+    return _build_index(folder, settings, embedder, splitter, reader, [], (REPO / "samples",))
 
 
 @pytest.fixture

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import jsonschema
@@ -24,6 +26,7 @@ from qa.config import ServerSettings, Settings
 from qa.embed import SentenceTransformerEmbedder
 from qa.loaders import load_file
 from qa.openapi import openapi_document
+from qa.reader import SpanReader
 from qa.serialize import answer_to_json
 from qa.text import SpacySplitter
 from qa.wiring import Components
@@ -584,13 +587,18 @@ def test_rate_limit_answers_429_as_json(make_client: MakeClient) -> None:
 # --- health, spec, page ------------------------------------------------------------------------
 
 
-def test_healthz(client: SpecClient, settings: Settings) -> None:
+def test_healthz_says_what_is_indexed(client: SpecClient, settings: Settings) -> None:
     body = client.get("/healthz").get_json()
     assert body == {
         "status": "ok",
         "index_loaded": True,
         "articles": 1,
         "model": body["model"],
+        "coverage": {
+            "first_published": "2020-10-11",
+            "last_published": "2020-10-11",
+            "sources": [{"source": "Xinhua", "articles": 1}],
+        },
     }
     assert body["model"]
 
@@ -635,27 +643,64 @@ def test_web_folder_can_be_configured(make_client: MakeClient, tmp_path: Path) -
         assert b"elsewhere" in page.data
 
 
-def test_serve_command_runs_waitress_on_the_index(
+def test_serve_command_configures_gunicorn_on_the_index(
     monkeypatch: pytest.MonkeyPatch,
     settings: Settings,
     embedder: SentenceTransformerEmbedder,
+    reader: SpanReader,
     seed_components: Components,
 ) -> None:
-    import waitress
+    """The options reach gunicorn, and a worker's app works on the index (built here without
+    forking; tests/test_server.py starts the real thing)."""
+    from qa.server import Server
 
-    served: dict[str, Any] = {}
+    started: dict[str, Any] = {}
 
-    def fake_serve(app: Flask, **options: Any) -> None:
-        """Record how waitress would be started, and check the app works on the index."""
-        served.update(options, health=app.test_client().get("/healthz").get_json())
+    def fake_run(server: Server) -> None:
+        server.cfg.when_ready(SimpleNamespace(LISTENERS=["http://127.0.0.1:8123"]))
+        app = server.load()
+        started.update(
+            bind=server.cfg.address,
+            workers=server.cfg.workers,
+            threads=server.cfg.threads,
+            worker_class=server.cfg.worker_class_str,
+            health=app.test_client().get("/healthz").get_json(),
+        )
+        server.cfg.worker_exit(
+            SimpleNamespace(log=logging.getLogger("test")), SimpleNamespace(pid=1)
+        )
+        started["closed"] = server.components is None
 
-    monkeypatch.setattr(waitress, "serve", fake_serve)
+    monkeypatch.setattr(Server, "run", fake_run)
     result = CliRunner().invoke(
         cli,
-        ["serve", "--index", str(seed_components.index.folder), "--port", "8123", "--threads", "2"],
-        obj={"settings": settings, "embedder": embedder},
+        [
+            "serve",
+            "--index",
+            str(seed_components.index.folder),
+            "--port",
+            "8123",
+            "--workers",
+            "3",
+            "--threads",
+            "2",
+        ],
+        obj={"settings": settings, "embedder": embedder, "reader": reader},
     )
     assert result.exit_code == 0, result.output
-    assert served["host"] == "127.0.0.1" and served["port"] == 8123 and served["threads"] == 2
-    assert "http://127.0.0.1:8123/" in result.output
-    assert served["health"]["articles"] == 1
+    assert started["bind"] == [("127.0.0.1", 8123)]
+    assert (started["workers"], started["threads"]) == (3, 2)
+    assert started["worker_class"] == "gthread"
+    assert started["health"]["articles"] == 1 and started["closed"]
+    assert "serving 1 articles at http://127.0.0.1:8123/ with 3 workers" in result.output
+
+
+def test_serve_command_refuses_a_missing_index(
+    settings: Settings, embedder: SentenceTransformerEmbedder, reader: SpanReader, tmp_path: Path
+) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["serve", "--index", str(tmp_path / "none")],
+        obj={"settings": settings, "embedder": embedder, "reader": reader},
+    )
+    assert result.exit_code == 1 and "no index in" in result.output

@@ -1,6 +1,8 @@
 """The chat page in real headless Chromium (Debian's `chromium` and `chromium-driver`), against
-the app served by waitress on 127.0.0.1: ask, read the answer, open the cited sentence; ask of a
-period and see the answer placed in time; and an article full of markup shows as text.
+the app served on 127.0.0.1 from a thread of the test (werkzeug's threaded server: `qa serve`'s
+gunicorn forks, and tests/test_server.py covers it): ask, read the answer, open the cited
+sentence; ask of a period and see the answer placed in time; and an article full of markup
+shows as text.
 
 Selenium drives the system chromedriver only (never Selenium Manager, never a downloaded
 browser). Without Chromium the tests skip, except under CI (`CI` set), where they fail.
@@ -66,16 +68,16 @@ def browser() -> Iterator[Any]:
 
 @contextmanager
 def _served(components: Components, splitter: SpacySplitter) -> Iterator[str]:
-    """The app on these components, served by waitress on a free loopback port."""
-    import waitress
+    """The app on these components, served on a free loopback port."""
+    from werkzeug.serving import make_server
 
     app = create_app(components, splitter=splitter)
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.task_dispatcher.shutdown()
-    server.close()
+    yield f"http://127.0.0.1:{server.port}"
+    server.shutdown()
+    server.server_close()
     thread.join(timeout=5)
 
 
@@ -157,6 +159,9 @@ def test_ask_read_the_answer_and_open_the_cited_sentence(
     from selenium.webdriver.common.by import By
 
     turn = _ask(browser, base_url, SEED_QUESTION)
+    library = browser.find_element(By.ID, "library").text
+    assert library.startswith("1 article, ") and "2020" in library and "Xinhua 1" in library
+    assert not browser.find_element(By.ID, "credit").is_displayed()  # no Wikinews articles
     assert "within three years" in turn.find_element(By.CSS_SELECTOR, ".answer strong").text
     first = turn.find_element(By.CSS_SELECTOR, '.citation[data-rank="1"] .sentence').text
     assert first.startswith(SEED_SENTENCE_START) and first.endswith(SEED_SENTENCE_END)

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from conftest import (
     SEED_SENTENCE_END,
     SEED_SENTENCE_START,
 )
+from news_site import BIG_HTML, OVERSIZE_LIMIT, NewsSite, serving
 from qa.cli import cli
 from qa.config import Settings
 from qa.embed import Embedder, HashEmbedder
@@ -66,7 +68,10 @@ def test_seed_question_end_to_end(
     tmp_path: Path, settings: Settings, embedder: Embedder, reader: SpanReader
 ) -> None:
     index = str(tmp_path / "index")
-    ingested = run(settings, embedder, "ingest", str(REPO / "samples"), "--index", index, "--quiet")
+    oil = REPO / "samples" / "squad2-dev-a-1973-oil-crisis.jsonl"
+    ingested = run(
+        settings, embedder, "ingest", str(SEED_ARTICLE), str(oil), "--index", index, "--quiet"
+    )
     assert ingested.exit_code == 0, ingested.output
     assert "added" in ingested.output
 
@@ -220,6 +225,34 @@ def test_period_and_source_filters_restrict_the_citations(
     assert (nothing["answerable"], nothing["citations"]) == (False, [])
 
 
+def test_filters_restrict_the_citations_over_the_wikinews_archive(
+    demo_index_dir: Path, settings: Settings, embedder: Embedder, reader: SpanReader
+) -> None:
+    def cited(*flags: str) -> list[dict[str, Any]]:
+        result = run(
+            settings,
+            embedder,
+            "ask",
+            "what did the president announce?",
+            "--index",
+            str(demo_index_dir),
+            "--json",
+            "--top-k",
+            "10",
+            *flags,
+            reader=reader,
+        )
+        assert result.exit_code == 0, result.output
+        citations: list[dict[str, Any]] = json.loads(result.output)["citations"]
+        assert citations, flags
+        return citations
+
+    assert {c["published"][:4] for c in cited()} == {"2019", "2020"}
+    in_2019 = cited("--since", "2019-01-01", "--until", "2019-12-31")
+    assert all(c["published"].startswith("2019") for c in in_2019)
+    assert {c["source"] for c in cited("--source", "Xinhua")} == {"Xinhua"}
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
@@ -262,3 +295,71 @@ def test_answer_from_several_articles_is_placed_in_time(
     assert f"Newest: [{newest['rank']}] {newest['title']} ({newest['published']})" in plain.output
     timeline = plain.output.split("Timeline:\n", 1)[1].splitlines()
     assert [line.split()[0] for line in timeline] == [d or "undated" for d in dates]
+
+
+@pytest.fixture
+def news_site(monkeypatch: pytest.MonkeyPatch) -> Iterator[NewsSite]:
+    monkeypatch.setenv("no_proxy", "*")  # a proxy in the environment must not see these
+    with serving() as site:
+        yield site
+
+
+def test_ingest_feeds_urls_and_files_together(
+    tmp_path: Path,
+    settings: Settings,
+    embedder: Embedder,
+    reader: SpanReader,
+    news_site: NewsSite,
+) -> None:
+    """Feeds, a page and a file in one call: the good ones are answerable, each failing URL is
+    one line, the run exits 1; a second run finds every article unchanged."""
+    settings = dataclasses.replace(
+        settings, ingest=dataclasses.replace(settings.ingest, max_file_bytes=OVERSIZE_LIMIT)
+    )
+    home = news_site.address
+    index = str(tmp_path / "index")
+    arguments = [
+        "ingest",
+        f"{home}/feeds/rss.xml",
+        str(SEED_ARTICLE),
+        f"{home}/feeds/atom.xml",
+        f"{home}/big.html",
+        "file:///etc/passwd",
+        "--index",
+        index,
+        "--quiet",
+    ]
+    first = run(settings, embedder, *arguments)
+    assert first.exit_code == 1, first.output
+    skipped = [line for line in first.output.splitlines() if line.startswith("skipped: ")]
+    assert skipped == [
+        f"skipped: {home}/news/gone.html: HTTP 404 Not Found (an entry of {home}/feeds/rss.xml)",
+        f"skipped: {home}/big.html: {len(BIG_HTML)} bytes is over the {OVERSIZE_LIMIT}-byte limit",
+        "skipped: file:///etc/passwd: only http:// and https:// URLs with a host are fetched",
+    ]
+    assert "4 added, 0 replaced, 0 unchanged, 3 skipped" in first.output
+    assert "fetching" not in first.output  # --quiet: no progress bars
+
+    asked = run(
+        settings,
+        embedder,
+        "ask",
+        "when will the Harbour Bridge reopen?",
+        "--index",
+        index,
+        "--json",
+        reader=reader,
+    )
+    assert asked.exit_code == 0, asked.output
+    answer = json.loads(asked.output)
+    assert answer["answerable"] and "March 3, 2025" in answer["answer"]
+    top = answer["citations"][0]
+    assert (top["title"], top["published"], top["url"]) == (
+        "Harbour Bridge to reopen in March",
+        "2024-11-05",
+        f"{home}/news/bridge.html",
+    )
+
+    again = run(settings, embedder, *arguments)
+    assert again.exit_code == 1
+    assert "0 added, 0 replaced, 4 unchanged, 3 skipped" in again.output

@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,16 @@ def test_opening_with_another_model_is_a_clear_error(tmp_path: Path) -> None:
     other = HashEmbedder(dimension=32, name="other-model")
     with pytest.raises(IndexMismatchError, match="hash-embedder.*other-model.*rebuild"):
         Index.open(tmp_path, other, 2, 1)
+
+
+def test_a_folder_of_an_older_format_is_refused_with_how_to_rebuild(tmp_path: Path) -> None:
+    """Format 1 folders hold chunk vectors encoded from the chunk text; mixing them with this
+    format's sentence means would skew retrieval, so they are refused, not opened."""
+    open_index(tmp_path).close()
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "format_version": 1}))
+    with pytest.raises(IndexMismatchError, match="index format 1.*re-ingest"):
+        open_index(tmp_path, create=False)
 
 
 def test_opening_an_empty_folder_says_to_ingest_first(tmp_path: Path) -> None:

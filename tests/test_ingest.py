@@ -1,10 +1,14 @@
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from conftest import SEED_ARTICLE, SEED_FURNITURE
-from qa.embed import HashEmbedder
+from qa.embed import HashEmbedder, Vectors
 from qa.index import Index
-from qa.ingest import Ingester
+from qa.ingest import INGEST_STAGES, Ingester
 from qa.text import SpacySplitter
+from qa.types import Article
 
 
 def test_bad_files_are_skipped_by_name_and_the_rest_goes_in(
@@ -52,3 +56,40 @@ def test_every_sentence_and_chunk_offset_points_into_the_stored_text(
         assert (
             stored.chunk.text == article.text[stored.sentences[0].start : stored.sentences[-1].end]
         )
+
+
+class CountingEmbedder(HashEmbedder):
+    """Records every text it is asked to encode."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoded: list[str] = []
+
+    def encode_documents(self, texts: Sequence[str], progress: bool = False) -> Vectors:
+        self.encoded.extend(texts)
+        return super().encode_documents(texts, progress)
+
+
+def test_chunk_vectors_are_the_normalised_mean_of_their_sentences_and_nothing_is_encoded_twice(
+    tmp_path: Path, splitter: SpacySplitter
+) -> None:
+    embedder = CountingEmbedder()
+    index = Index.open(tmp_path, embedder, 3, 1, create=True)
+    articles = [
+        Article("seed", "Seed", SEED_ARTICLE.read_text(encoding="utf-8")),
+        Article("dam", "Dam", "The dam opened on Monday. It cost $4.5 billion. Power is on."),
+        Article("port", "Port", "The port strike ended on Friday.\n\nShips sailed again."),
+    ]
+    report = Ingester(index, embedder, splitter, 8).ingest_articles(articles)  # one batch
+    assert len(report.added) == 3
+    sentence_texts = [s.text for a in articles for s in index.store.get(a.id)[1]]
+    assert embedder.encoded == sentence_texts
+    ids, vectors = index.store.chunk_vectors()
+    chunks = index.store.chunks(ids.tolist())
+    assert {c.article.id for c in chunks} == {"seed", "dam", "port"}
+    for stored, vector in zip(chunks, vectors, strict=True):
+        article, sentences = index.store.get(stored.article.id)
+        own = sentences[stored.chunk.first_sentence : stored.chunk.last_sentence + 1]
+        mean = embedder.encode_documents([s.text for s in own]).mean(axis=0)
+        assert np.allclose(vector, mean / np.linalg.norm(mean), atol=1e-6)
+    assert set(report.seconds) == set(INGEST_STAGES)

@@ -91,6 +91,26 @@ def test_int8_onnx_logits_and_best_spans_match_torch(
     assert len(together) == len(rows)
 
 
+# Float32 ONNX runs the same arithmetic as torch in another order: rounding only.
+FLOAT32_LOGIT_DIFF = 1e-3
+
+
+def test_float32_onnx_gives_torchs_logits_to_rounding(
+    readers: tuple[SpanReader, SpanReader], cache: Path
+) -> None:
+    torch_reader, _ = readers
+    onnx_reader = SpanReader(calibration=torch_reader.calibration, runtime="onnx", cache_dir=cache)
+    question = PAIRS[0][0]
+    sentences = [sentence for _, sentence in PAIRS]
+    assert onnx_cache_path(BUNDLED_WEIGHTS, cache, quantized=False).is_file() is False
+    have = onnx_reader.read(question, sentences)
+    assert onnx_cache_path(BUNDLED_WEIGHTS, cache, quantized=False).is_file()
+    for want, got in zip(torch_reader.read(question, sentences), have, strict=True):
+        assert np.abs(got.start_logits - want.start_logits).max() < FLOAT32_LOGIT_DIFF
+        assert np.abs(got.end_logits - want.end_logits).max() < FLOAT32_LOGIT_DIFF
+        assert got.best_span()[1:] == want.best_span()[1:]
+
+
 def test_an_unknown_runtime_is_refused() -> None:
     with pytest.raises(ValueError, match="onnx-int8"):
         SpanReader(runtime="tensorrt")

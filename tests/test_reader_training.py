@@ -75,6 +75,23 @@ def test_pairs_hold_the_answer_and_hard_negatives_never_do() -> None:
     assert negatives[1].sentence in OTHER
 
 
+def test_an_unanswerable_question_reads_its_misleading_sentence_first_then_the_hardest() -> None:
+    document = squad("who built the bridge?", "Dorman Long")
+    question = document["data"][0]["paragraphs"][0]["qas"][0]
+    question.update(
+        question="who painted the arch that spans the river?",
+        answers=[],
+        is_impossible=True,
+        plausible_answers=[{"text": "Dorman Long", "answer_start": PARAGRAPH.find("Dorman")}],
+    )
+    spans = [sentence_spans(PARAGRAPH), sentence_spans(OTHER)]
+    assert squad_pairs(document, spans) == []  # skipped unless asked for
+    pairs = squad_pairs(document, spans, unanswerable=2)
+    assert [p.answer for p in pairs] == [None, None]
+    assert pairs[0].sentence == "It was built by Dorman Long."
+    assert pairs[1].sentence == "Its arch spans 503 metres."
+
+
 def test_an_answer_across_a_sentence_boundary_is_skipped() -> None:
     document = squad("what happened in 1932?", "1932. It was built")
     assert squad_pairs(document, [sentence_spans(PARAGRAPH), sentence_spans(OTHER)]) == []

@@ -1,9 +1,10 @@
-"""Reciprocal rank fusion, the BM25 index's rebuild on a new generation, hybrid retrieval,
-filters (parsing them, and both signals honouring them)."""
+"""Reciprocal rank fusion, the BM25 index following a new generation, hybrid retrieval, filters
+(parsing them, and both signals honouring them)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
 import numpy as np
 import pytest
@@ -29,9 +30,19 @@ class FakeStore:
         self.sources = sources or {}
         self.reads = 0
 
-    def chunk_passages(self) -> list[tuple[int, str]]:
+    def chunk_passages(
+        self, ids: Collection[int] | None = None, newer_than: int = 0
+    ) -> list[tuple[int, str]]:
         self.reads += 1
-        return list(self.passages)
+        return [
+            (i, text) for i, text in self.passages if i > newer_than and (ids is None or i in ids)
+        ]
+
+    def removed_chunk_ids(self, since: int) -> list[int]:
+        return []
+
+    def chunk_count(self) -> int:
+        return len(self.passages)
 
     def chunk_ids(self, where: ArticleFilter | None = None) -> list[int]:
         wanted = None if where is None else where.sources
@@ -81,14 +92,14 @@ def test_rrf_weights_and_empty() -> None:
     assert fused == [(2, 3.0), (1, 1.0)]
 
 
-def test_bm25_finds_rare_words_and_rebuilds_on_new_generation() -> None:
+def test_bm25_finds_rare_words_and_follows_a_new_generation() -> None:
     index = FakeIndex(PASSAGES, dense=[])
     lexical = BM25Index(index)
     assert [
         chunk_id for chunk_id, _ in lexical.search("When will coalition forces withdraw?", 5)
     ] == [1]
     lexical.search("OPEC", 5)
-    assert index.store.reads == 1  # same generation: no rebuild
+    assert index.store.reads == 1  # same generation: nothing read
     index.store.passages.append((4, "OPEC\nOPEC met in Vienna."))
     index.generation = 2
     assert {chunk_id for chunk_id, _ in lexical.search("OPEC Vienna", 5)} == {3, 4}

@@ -91,3 +91,22 @@ def test_chunking_rejects_overlap_not_smaller_than_window() -> None:
     text, sentences = sentences_of(3)
     with pytest.raises(ValueError, match="overlap"):
         make_chunks(sentences, text, 2, 2)
+
+
+def test_the_reduced_pipeline_finds_the_entities_the_whole_model_finds(
+    splitter: SpacySplitter,
+) -> None:
+    """Only the segmenter and the recogniser run; the shared tok2vec they do not use is left
+    out, and the entities (dates for qa.dates, answer types for qa.answer) must not change."""
+    import spacy
+
+    text = (
+        "On Aug. 20, U.S. President Donald Trump confirmed that the U.S.-led coalition forces "
+        "will rapidly withdraw from Iraq within three years. The deal cost $1.2 billion, "
+        "Iraq's Foreign Ministry said in Baghdad on Tuesday at 3 p.m."
+    )
+    whole = spacy.load(splitter.model)
+    expected = {(e.label_, e.start_char, e.end_char) for e in whole(text).ents}
+    found = {(e.label, e.start, e.end) for s in splitter.split([text])[0] for e in s.entities}
+    assert found == expected
+    assert {"DATE", "GPE", "PERSON", "MONEY", "TIME"} <= {label for label, _, _ in found}

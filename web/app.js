@@ -376,13 +376,34 @@
     for (const active of document.querySelectorAll(".citation.active")) active.classList.remove("active");
   }
 
+  // "316 articles, Jan 4, 2019 – Dec 28, 2020 · Wikinews 291, Xinhua 1": what can be asked about.
+  function libraryLine(health) {
+    const count = health.articles === 1 ? "1 article" : `${health.articles} articles`;
+    const coverage = health.coverage || {};
+    const parts = [count];
+    if (coverage.first_published && coverage.last_published) {
+      const first = formatDate(coverage.first_published);
+      const last = formatDate(coverage.last_published);
+      parts[0] += first === last ? `, ${first}` : `, ${first} – ${last}`;
+    }
+    const named = (coverage.sources || []).filter((item) => item.source);
+    if (named.length) {
+      const shown = named.slice(0, 3).map((item) => `${item.source} ${item.articles}`);
+      if (named.length > 3) shown.push(`${named.length - 3} more sources`);
+      parts.push(shown.join(", "));
+    }
+    return parts.join(" · ");
+  }
+
   async function showLibrary() {
     try {
       const response = await fetch("/healthz");
       if (!response.ok) return;
       const health = await response.json();
-      const count = health.articles === 1 ? "1 article" : `${health.articles} articles`;
-      document.getElementById("library").textContent = `${count} indexed · answers cite their sentences`;
+      document.getElementById("library").textContent = libraryLine(health);
+      const credit = document.getElementById("credit");
+      const sources = (health.coverage && health.coverage.sources) || [];
+      credit.hidden = !sources.some((item) => item.source === "Wikinews");
     } catch (error) {
       // The page still works; the header keeps its default line.
     }
