@@ -2,14 +2,17 @@
 
     python benchmarks/ingest_speed.py ../shared/data/wikinews-2019-2020.jsonl [--articles N]
 
-Reads the files as `qa ingest` does, ingests them into a temporary index with the configured
-model, splitter and batch size, then, in the same process right after, encodes the same sentence
-texts with one plain `embedder.encode_documents` call. Prints one JSON object: wall seconds per
-ingest stage (`IngestReport.seconds`), sentences/s of the ingest and of the plain encode, and
-their ratio (the issue asks for at least 0.9). Models are loaded before the clock starts. On a
-shared machine absolute speeds move with the load; the ratio, measured in one run, is the figure,
-and the 1-minute load average at the start, between the two measurements and at the end shows
-whether the load changed under it.
+Reads the files as `qa ingest` does and ingests them into a temporary index with the configured
+model, splitter and batch size, one `ingest.batch_articles` batch at a time. Right after each
+batch it encodes that batch's sentence texts with a plain `embedder.encode_documents`, and after
+the whole ingest all the sentence texts in one call. Prints one JSON object: wall seconds per
+ingest stage (`IngestReport.seconds`), sentences/s of the ingest and of both plain encodes, and
+the ratios (the issue asks for at least 0.9). Models are loaded before the clock starts.
+
+On a shared machine absolute speeds move with the load, and a load that changes between the
+ingest and a later encode skews their ratio; the batch-by-batch ratio, whose two sides take
+turns every few seconds, is the steadier figure. The 1-minute load average at the start, after
+the ingest and at the end shows how busy the machine was.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from qa.config import load_settings  # noqa: E402
-from qa.ingest import INGEST_STAGES, read_files  # noqa: E402
+from qa.ingest import INGEST_STAGES, IngestReport, read_files  # noqa: E402
 from qa.text import SpacySplitter  # noqa: E402
 from qa.wiring import make_embedder, open_components  # noqa: E402
 
@@ -43,17 +46,29 @@ def main() -> None:
     splitter = SpacySplitter()
     embedder.encode_documents(["Warm up the model.", "And its batching."])
     splitter.split(["Warm up. The splitter too."])
+    batch = settings.ingest.batch_articles
 
     load = [os.getloadavg()[0]]
+    report = IngestReport()
+    ingest_seconds = plain_batch_seconds = 0.0
+    texts: list[str] = []
     with tempfile.TemporaryDirectory(prefix="qa-ingest-speed-") as folder:
         components = open_components(
             settings, embedder=embedder, create=True, index_dir=Path(folder)
         )
         try:
-            started = time.perf_counter()
-            report = components.ingester(splitter).ingest_articles(articles)
-            ingest_seconds = time.perf_counter() - started
-            texts = [s.text for i in report.added for s in components.index.store.get(i)[1]]
+            ingester = components.ingester(splitter)
+            for first in range(0, len(articles), batch):
+                done = len(report.added)
+                started = time.perf_counter()
+                ingester.ingest_articles(articles[first : first + batch], report)
+                ingest_seconds += time.perf_counter() - started
+                store = components.index.store
+                batch_texts = [s.text for i in report.added[done:] for s in store.get(i)[1]]
+                started = time.perf_counter()
+                embedder.encode_documents(batch_texts)
+                plain_batch_seconds += time.perf_counter() - started
+                texts.extend(batch_texts)
         finally:
             components.close()
 
@@ -64,6 +79,7 @@ def main() -> None:
     load.append(os.getloadavg()[0])
 
     ingest_rate = report.sentences / ingest_seconds
+    plain_batch_rate = len(texts) / plain_batch_seconds
     plain_rate = len(texts) / plain_seconds
     stages = {stage: round(report.seconds.get(stage, 0.0), 2) for stage in INGEST_STAGES}
     stages["other"] = round(ingest_seconds - sum(report.seconds.values()), 2)
@@ -77,10 +93,11 @@ def main() -> None:
                 "ingest_seconds": round(ingest_seconds, 2),
                 "stage_seconds": stages,
                 "ingest_sentences_per_second": round(ingest_rate, 1),
-                "plain_encode_seconds": round(plain_seconds, 2),
-                "plain_encode_sentences_per_second": round(plain_rate, 1),
-                "ingest_to_plain_ratio": round(ingest_rate / plain_rate, 3),
-                "load_average_start_between_end": [round(value, 2) for value in load],
+                "plain_encode_after_each_batch_sentences_per_second": round(plain_batch_rate, 1),
+                "ingest_to_plain_ratio_batch_by_batch": round(ingest_rate / plain_batch_rate, 3),
+                "plain_encode_after_ingest_sentences_per_second": round(plain_rate, 1),
+                "ingest_to_plain_ratio_after_ingest": round(ingest_rate / plain_rate, 3),
+                "load_average_start_after_ingest_end": [round(value, 2) for value in load],
             },
             indent=2,
         )
