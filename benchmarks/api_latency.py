@@ -57,7 +57,7 @@ def main() -> None:
             check=True,
             env=benchmark_environment(),
         )
-        with served(index, args.workers, args.threads) as base:
+        with served(index, args.workers, args.threads) as (base, _):
             url = f"{base}/api/ask"
             for _ in range(WARM_UP_REQUESTS):
                 ask_once(url, args.question)

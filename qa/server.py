@@ -17,6 +17,9 @@ What the workers share, and what each opens for itself:
   requests inside a worker still run torch on several cores (torch releases the GIL). Loading
   the models in each worker instead would allow more threads, but costs every worker about
   470 MB more memory and its own load time, and buys nothing at one worker per core.
+- **ONNX Runtime sessions** (`reader_runtime`, `embedding.runtime`: onnx) are made in the
+  master with one intra-op thread for the same reasons: a session's thread pool is made with
+  it, so a larger pool would be missing in the forked workers.
 - **The index** (database connection, FAISS vectors, BM25) is opened by each worker after the
   fork, and closed when it exits: a sqlite3 or psycopg connection must never cross a fork.
 - **Conversations and rate-limit counters** live in the store (`qa.conversations`,
@@ -30,7 +33,6 @@ its index as it exits, and the master exits with status 0.
 from __future__ import annotations
 
 import gc
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,7 @@ from gunicorn.app.base import BaseApplication
 
 from qa.config import Settings
 from qa.embed import Embedder
+from qa.onnx_runtime import available_cores
 from qa.reader import SpanReader
 from qa.text import Splitter
 from qa.wiring import Components, open_components
@@ -51,12 +54,7 @@ WORKER_TIMEOUT_SECONDS = 300
 # After SIGTERM, requests in flight get this long to finish.
 GRACEFUL_TIMEOUT_SECONDS = 30
 # See the module docstring: more threads hang in a forked worker.
-TORCH_THREADS_PER_WORKER = 1
-
-
-def available_cores() -> int:
-    """The cores this process may run on (a container's or `taskset`'s share, not the host's)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+THREADS_PER_WORKER = 1
 
 
 def worker_count(configured: int) -> int:
@@ -176,7 +174,7 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type h
     def _post_fork(self, arbiter: Any, worker: Any) -> None:
         import torch
 
-        torch.set_num_threads(TORCH_THREADS_PER_WORKER)
+        torch.set_num_threads(THREADS_PER_WORKER)
 
     def _worker_exit(self, arbiter: Any, worker: Any) -> None:
         if self.components is not None:

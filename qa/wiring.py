@@ -37,18 +37,33 @@ class Components:
         self.index.close()
 
 
-def make_embedder(settings: Settings) -> Embedder:
+def make_embedder(settings: Settings, threads: int = 0) -> Embedder:
+    """`threads`: an ONNX runtime's intra-op threads (0: one per core; `qa serve` passes 1)."""
     embedding = settings.embedding
-    return SentenceTransformerEmbedder(embedding.model, embedding.batch_size, embedding.device)
+    try:
+        return SentenceTransformerEmbedder(
+            embedding.model,
+            embedding.batch_size,
+            embedding.device,
+            embedding.runtime,
+            threads=threads,
+        )
+    except ValueError as error:
+        raise ConfigError(f"embedding.runtime: {error}") from error
 
 
-def make_reader(settings: Settings) -> SpanReader | None:
+def make_reader(settings: Settings, threads: int = 0) -> SpanReader | None:
     """The bundled reader, or None when answer.reader is off. It completes the encoder it was
-    fine-tuned from, which stays the same when embedding.model names another model."""
+    fine-tuned from, which stays the same when embedding.model names another model.
+    `threads` as for `make_embedder`."""
     if not settings.answer.reader:
         return None
     try:
-        return SpanReader(device=settings.embedding.device, runtime=settings.answer.reader_runtime)
+        return SpanReader(
+            device=settings.embedding.device,
+            runtime=settings.answer.reader_runtime,
+            threads=threads,
+        )
     except ValueError as error:
         raise ConfigError(f"answer.reader_runtime: {error}") from error
 

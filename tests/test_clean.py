@@ -56,3 +56,19 @@ def test_plain_story_is_left_alone() -> None:
         == "The U.S. economy grew. It grew by 3.1 percent, officials said.\n\nMr. Smith agreed."
     )
     assert cleaned.source is None and cleaned.published is None and cleaned.dateline is None
+
+
+def test_story_sentences_opening_with_a_label_word_stay_and_the_labels_go() -> None:
+    """SQuAD 1.1 holds a paragraph opening "Copyright infringement is...": a label word opens
+    story text too, so only the label form (a colon, a year, a copyright sign) is furniture."""
+    raw = (
+        "Copyright infringement is the use of protected works without permission.\n\n"
+        "Editor John Smith said the paper would appeal.\n\n"
+        "Tags: courts, media\n\nCopyright 2020 Xinhua. All rights reserved.\n\n"
+        "© 2020 Reuters\n\nEditor: Li Jia"
+    )
+    cleaned = clean_wire_text(raw)
+    assert cleaned.text == (
+        "Copyright infringement is the use of protected works without permission.\n\n"
+        "Editor John Smith said the paper would appeal."
+    )

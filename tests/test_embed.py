@@ -1,7 +1,21 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from qa.embed import HashEmbedder, mean_of_rows
+from qa.config import ConfigError, Settings
+from qa.embed import (
+    HashEmbedder,
+    SentenceTransformerEmbedder,
+    Vectors,
+    mean_of_rows,
+    resolve_model_path,
+)
+from qa.embed_onnx import onnx_cache_path
+from qa.wiring import make_embedder
 
 
 def test_mean_of_rows_is_the_unit_length_mean_of_each_range() -> None:
@@ -21,3 +35,127 @@ def test_mean_of_rows_refuses_empty_or_outside_ranges(bad: tuple[int, int]) -> N
     vectors = HashEmbedder().encode_documents(["a b", "c d", "e f", "g h"])
     with pytest.raises(ValueError, match="row ranges"):
         mean_of_rows(vectors, [(0, 2), bad])
+
+
+# The ONNX query encoder against torch (qa/embed_onnx.py). Float32 ONNX runs torch's arithmetic
+# in another order, so only rounding separates them (measured: cosine >= 0.9999998, largest
+# difference 1.8e-7). Int8 weights and per-batch int8 activations move a question's vector
+# further (measured: cosine 0.992-0.995 for these questions), so the bound is looser and the
+# check that matters is that it still finds the same passage.
+QUESTIONS = [
+    "when will coalition forces withdraw?",
+    "who is the JOC spokesman?",
+    "how many U.S. troops lead the coalition?",
+    "what did the dam cost?",
+    "which team won the final?",
+]
+PASSAGES = [
+    "The U.S.-led coalition forces will rapidly withdraw from Iraq within three years.",
+    "Tahseen al-Khafaji, the JOC spokesman, told the official Iraqi News Agency.",
+    "A few thousand U.S. troops are leading international coalition forces in Iraq.",
+    "The new dam on the river cost 4.2 billion dollars and took nine years to build.",
+    "The home side won the cup final 2-1 after extra time on Sunday.",
+]
+FLOAT32_MIN_COSINE = 0.9999
+FLOAT32_MAX_DIFF = 1e-5
+INT8_MIN_COSINE = 0.98
+
+
+@pytest.fixture(scope="module")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("embedder-onnx")
+
+
+@pytest.fixture(scope="module")
+def onnx_embedders(settings: Settings, onnx_cache: Path) -> dict[str, SentenceTransformerEmbedder]:
+    """The embedding model with questions encoded under each ONNX runtime, each exported into
+    a fresh cache (which is also the missing-cache case)."""
+    embedders = {
+        runtime: SentenceTransformerEmbedder(
+            settings.embedding.model, runtime=runtime, cache_dir=onnx_cache
+        )
+        for runtime in ("onnx", "onnx-int8")
+    }
+    for embedder in embedders.values():
+        embedder.warm_up()
+    return embedders
+
+
+def _cosines(left: Vectors, right: Vectors) -> Vectors:
+    return np.asarray((left * right).sum(axis=1), dtype=np.float32)
+
+
+def test_float32_onnx_query_vectors_are_torchs_to_rounding(
+    embedder: SentenceTransformerEmbedder, onnx_embedders: dict[str, SentenceTransformerEmbedder]
+) -> None:
+    want = embedder.encode_queries(QUESTIONS)
+    have = onnx_embedders["onnx"].encode_queries(QUESTIONS)
+    assert have.dtype == np.float32 and have.shape == want.shape == (len(QUESTIONS), 384)
+    assert _cosines(have, want).min() >= FLOAT32_MIN_COSINE
+    assert np.abs(have - want).max() < FLOAT32_MAX_DIFF
+    # One at a time, as the pipeline asks (other padding, other batch shape).
+    alone = np.stack([onnx_embedders["onnx"].encode_queries([q])[0] for q in QUESTIONS])
+    assert np.abs(alone - want).max() < FLOAT32_MAX_DIFF
+    # Cut at the model's 256 tokens, as sentence-transformers cuts it.
+    too_long = [" ".join(["coalition forces will withdraw within three years"] * 60)]
+    assert (
+        np.abs(
+            onnx_embedders["onnx"].encode_queries(too_long) - embedder.encode_queries(too_long)
+        ).max()
+        < FLOAT32_MAX_DIFF
+    )
+
+
+def test_int8_onnx_query_vectors_stay_close_and_find_the_same_passage(
+    embedder: SentenceTransformerEmbedder, onnx_embedders: dict[str, SentenceTransformerEmbedder]
+) -> None:
+    passages = embedder.encode_documents(PASSAGES)
+    want = embedder.encode_queries(QUESTIONS)
+    have = onnx_embedders["onnx-int8"].encode_queries(QUESTIONS)
+    assert np.allclose(np.linalg.norm(have, axis=1), 1.0, atol=1e-5)
+    assert _cosines(have, want).min() >= INT8_MIN_COSINE
+    assert list((want @ passages.T).argmax(axis=1)) == list(range(len(QUESTIONS)))
+    assert list((have @ passages.T).argmax(axis=1)) == list(range(len(QUESTIONS)))
+
+
+def test_onnx_runtimes_encode_passages_in_torch(
+    embedder: SentenceTransformerEmbedder, onnx_embedders: dict[str, SentenceTransformerEmbedder]
+) -> None:
+    # So an index holds the same vectors whichever runtime queries it.
+    want = embedder.encode_documents(PASSAGES[:2])
+    have = onnx_embedders["onnx-int8"].encode_documents(PASSAGES[:2])
+    assert np.array_equal(have, want)
+    assert onnx_embedders["onnx-int8"].encode_queries([]).shape == (0, 384)
+    assert onnx_embedders["onnx"].dimension == embedder.dimension
+
+
+def test_onnx_exports_are_cached_once_per_runtime(
+    settings: Settings, onnx_embedders: dict[str, SentenceTransformerEmbedder], onnx_cache: Path
+) -> None:
+    model_path = resolve_model_path(settings.embedding.model)
+    assert sorted(entry.name for entry in onnx_cache.iterdir()) == sorted(
+        [
+            onnx_cache_path(model_path, onnx_cache, quantized=False).name,
+            onnx_cache_path(model_path, onnx_cache, quantized=True).name,
+        ]
+    ), "one graph per runtime, no temporary left behind"
+
+
+def test_a_corrupt_cached_graph_is_exported_again(
+    settings: Settings, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    path = onnx_cache_path(resolve_model_path(settings.embedding.model), tmp_path, False)
+    path.write_bytes(b"half a graph")
+    model = settings.embedding.model
+    fresh = SentenceTransformerEmbedder(model, runtime="onnx", cache_dir=tmp_path)
+    have = fresh.encode_queries(QUESTIONS[:1])
+    assert path.stat().st_size > 1_000_000
+    assert np.abs(have - embedder.encode_queries(QUESTIONS[:1])).max() < FLOAT32_MAX_DIFF
+
+
+def test_an_unknown_embedding_runtime_is_a_config_error(settings: Settings) -> None:
+    with pytest.raises(ValueError, match="onnx-int8"):
+        SentenceTransformerEmbedder(settings.embedding.model, runtime="tensorrt")
+    bad = replace(settings, embedding=replace(settings.embedding, runtime="tensorrt"))
+    with pytest.raises(ConfigError, match="embedding.runtime"):
+        make_embedder(bad)

@@ -14,7 +14,7 @@ import numpy.typing as npt
 import pytest
 
 from qa.reader import BUNDLED_WEIGHTS, ReaderCalibration, SpanReader
-from qa.reader_onnx import OnnxReaderSession, onnx_cache_path
+from qa.reader_onnx import onnx_cache_path
 
 PAIRS = [
     (
@@ -114,23 +114,3 @@ def test_float32_onnx_gives_torchs_logits_to_rounding(
 def test_an_unknown_runtime_is_refused() -> None:
     with pytest.raises(ValueError, match="onnx-int8"):
         SpanReader(runtime="tensorrt")
-
-
-def test_the_cache_name_follows_the_weights_content(tmp_path: Path) -> None:
-    weights = tmp_path / "reader.safetensors"
-    weights.write_bytes(b"first")
-    first = onnx_cache_path(weights, tmp_path / "cache")
-    assert first == onnx_cache_path(weights, tmp_path / "cache")
-    assert first.parent == tmp_path / "cache" and first.name.endswith(".int8.onnx")
-    assert not onnx_cache_path(weights, tmp_path, quantized=False).name.endswith(".int8.onnx")
-    weights.write_bytes(b"second")
-    assert onnx_cache_path(weights, tmp_path / "cache") != first
-
-
-def test_the_session_names_a_missing_input(
-    readers: tuple[SpanReader, SpanReader], cache: Path
-) -> None:
-    with pytest.raises(KeyError, match="token_type_ids"):
-        OnnxReaderSession(onnx_cache_path(BUNDLED_WEIGHTS, cache)).run(
-            {"input_ids": np.ones((1, 3), np.int64), "attention_mask": np.ones((1, 3), np.int64)}
-        )

@@ -1,0 +1,228 @@
+"""What the ONNX paths of the reader (qa/reader_onnx.py) and the query encoder
+(qa/embed_onnx.py) share: one way to name, export, quantize, cache and run a graph.
+
+A graph is exported once from the torch model with the TorchScript exporter (it needs no
+onnxscript), optionally given int8 weights, and cached under a name made from the content of
+the files it was made from, so new weights get a new graph instead of silently reusing an old
+one. Later starts load only the graph; a cached graph ONNX Runtime cannot load (truncated,
+overwritten) is exported again once rather than failing every start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    import onnxruntime
+    import torch
+
+# How a model may run: in torch, or exported to ONNX as it is or with int8 weights.
+RUNTIMES = ("torch", "onnx", "onnx-int8")
+# What a BERT tokenizer returns and both graphs take, in the order their forward takes them.
+TOKENIZER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+OPSET = 17
+# Chosen on the bundled reader and 8 news-length pairs: signed int8 weights with a scale per
+# output channel kept the logits closest to torch's (largest difference 1.23 against 1.90 for
+# QUInt8 and 2.56 for per-tensor QInt8) and ran fastest (MLAS's u8s8 kernels; QUInt8 weights
+# took nearly twice as long), at the same size.
+WEIGHT_TYPE = "QInt8"
+PER_CHANNEL = True
+_HASH_CHARS = 16
+
+logger = logging.getLogger(__name__)
+
+
+class OnnxGraphError(RuntimeError):
+    """A graph could not be exported, or ONNX Runtime cannot load it even freshly exported."""
+
+
+def available_cores() -> int:
+    """The cores this process may run on (a container's or `taskset`'s share, not the host's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def default_cache_dir() -> Path:
+    """Where exported graphs are kept: $XDG_CACHE_HOME/qa, else ~/.cache/qa."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "qa"
+
+
+def cache_path(cache_dir: Path, stem: str, sources: Iterable[Path], quantized: bool) -> Path:
+    """`cache_dir/STEM-DIGEST[.int8].onnx`, DIGEST from the content of `sources` in order:
+    retrained weights under the same file name get a new export."""
+    digest = hashlib.sha256()
+    for source in sources:
+        with source.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    suffix = ".int8.onnx" if quantized else ".onnx"
+    return cache_dir / f"{stem}-{digest.hexdigest()[:_HASH_CHARS]}{suffix}"
+
+
+def traceable(model: Any, head: Callable[[Any, torch.Tensor], Any]) -> torch.nn.Module:
+    """The transformers `model` as the tracer needs it: TOKENIZER_INPUTS as positional tensors
+    in that order, the keyword options it cannot pass (`return_dict`) set here, and
+    `head(output, attention_mask)` turning the ModelOutput, which it cannot name, into the
+    graph's output tensors."""
+    import torch
+
+    class _Traceable(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = model
+
+        def forward(
+            self,
+            input_ids: torch.Tensor,
+            attention_mask: torch.Tensor,
+            token_type_ids: torch.Tensor,
+        ) -> Any:
+            output = self.inner(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                token_type_ids=token_type_ids,
+                return_dict=True,
+            )
+            return head(output, attention_mask)
+
+    return _Traceable().eval()
+
+
+def export_graph(
+    module: torch.nn.Module,
+    example_inputs: tuple[torch.Tensor, ...],
+    path: Path,
+    output_names: Sequence[str],
+    dynamic_axes: Mapping[str, Mapping[int, str]],
+    quantize: bool,
+    metadata: Mapping[str, str] | None = None,
+) -> Path:
+    """Export `module` (whose forward takes TOKENIZER_INPUTS in order) to `path`, with int8
+    weights when `quantize`, and `metadata` as the graph's custom metadata.
+
+    The file appears whole or not at all (written under a temporary name beside it, then
+    renamed), so a crash or a concurrent process never leaves a truncated graph under the cache
+    name. `example_inputs` should include a padded row: traced on an all-ones mask, the graph
+    would lose the masking that transformers skips for such a mask.
+    """
+    import onnx
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as work:
+        exported = Path(work) / "graph.onnx"
+        with warnings.catch_warnings():
+            # The legacy exporter's deprecation notice, and tracer notes on transformers' shape
+            # checks, which only decide branches that hold for every input of these encoders.
+            warnings.simplefilter("ignore")
+            with torch.inference_mode(False), torch.no_grad():
+                torch.onnx.export(
+                    module.eval(),
+                    example_inputs,
+                    str(exported),
+                    dynamo=False,
+                    opset_version=OPSET,
+                    input_names=list(TOKENIZER_INPUTS),
+                    output_names=list(output_names),
+                    dynamic_axes={name: dict(axes) for name, axes in dynamic_axes.items()},
+                    do_constant_folding=True,
+                )
+        final = _quantized(exported, Path(work)) if quantize else exported
+        if metadata:
+            graph = onnx.load(str(final))
+            onnx.helper.set_model_props(graph, dict(metadata))
+            onnx.save(graph, str(final))
+        os.replace(final, path)  # same folder, so one atomic rename
+    return path
+
+
+def _quantized(exported: Path, work: Path) -> Path:
+    """Dynamic int8 quantization of the weights (activations are quantized per batch)."""
+    from onnxruntime.quantization import QuantType, quant_pre_process, quantize_dynamic
+
+    # Unprocessed input changes neither the outputs nor the speed here, but makes
+    # quantize_dynamic warn through logging.warning, which installs a stderr handler on the root
+    # logger of the whole process. (Symbolic shape inference gives up on these graphs; ONNX's
+    # own shape inference is enough.)
+    prepared = work / "graph.prepared.onnx"
+    quant_pre_process(exported, prepared, skip_symbolic_shape=True)
+    final = work / "graph.int8.onnx"
+    quantize_dynamic(prepared, final, weight_type=QuantType[WEIGHT_TYPE], per_channel=PER_CHANNEL)
+    return final
+
+
+class OnnxSession:
+    """An exported graph under ONNX Runtime, CPU only.
+
+    `threads` intra-op threads, 0 meaning one per available core: a lone `qa ask` reads 8
+    sentences in 62 ms on 2 threads against 112 ms on one (README, Answer quality). `qa serve`
+    passes 1: its workers, one per core, already keep the cores busy, and a thread pool made
+    before the fork would be missing in the forked worker. Raises OnnxGraphError when the file
+    is missing or not a graph ONNX Runtime can load.
+    """
+
+    def __init__(self, path: Path, threads: int = 0) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or available_cores()
+        # Idle pool threads sleep instead of spinning: the reader's and the query encoder's
+        # sessions each have a pool, and spinning ones took the cores from each other (news
+        # test `qa eval`, both in ONNX on 2 threads: p50 137 ms spinning, 83 ms not).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.inter_op_num_threads = 1
+        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.path = path
+        try:
+            self._session: onnxruntime.InferenceSession = onnxruntime.InferenceSession(
+                str(path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:  # ONNX Runtime's errors share no base class but Exception
+            raise OnnxGraphError(f"ONNX Runtime cannot load {path}: {error}") from error
+        self.input_names = [node.name for node in self._session.get_inputs()]
+        self.output_shapes = {node.name: node.shape for node in self._session.get_outputs()}
+        self.metadata: dict[str, str] = dict(self._session.get_modelmeta().custom_metadata_map)
+
+    def run(
+        self, encoded: Mapping[str, Any], outputs: Sequence[str]
+    ) -> list[npt.NDArray[np.float32]]:
+        """The `outputs`, as float32 arrays. Takes the tokenizer's output as it is (extra keys
+        such as `offset_mapping` are left out); raises KeyError naming a missing input."""
+        missing = [name for name in self.input_names if name not in encoded]
+        if missing:
+            raise KeyError(f"the graph {self.path.name} needs {missing}; got {sorted(encoded)}")
+        feed = {name: np.asarray(encoded[name], dtype=np.int64) for name in self.input_names}
+        results = self._session.run(list(outputs), feed)
+        return [np.asarray(result, dtype=np.float32) for result in results]
+
+
+def load_or_export(path: Path, export: Callable[[Path], object], threads: int = 0) -> OnnxSession:
+    """The cached graph at `path`, first made by `export(path)` when it is missing.
+
+    A cached file ONNX Runtime cannot load is exported again (a warning names it); when the
+    fresh export cannot be loaded either, OnnxGraphError says so and how to avoid the graph.
+    """
+    if path.is_file():
+        try:
+            return OnnxSession(path, threads)
+        except OnnxGraphError as error:
+            logger.warning("exporting %s again: the cached graph is unreadable (%s)", path, error)
+    export(path)
+    try:
+        return OnnxSession(path, threads)
+    except OnnxGraphError as error:
+        raise OnnxGraphError(
+            f"{error}; it was just exported, so the export itself fails here: "
+            "use the torch runtime, or report the ONNX Runtime version"
+        ) from error

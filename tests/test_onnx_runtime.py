@@ -1,0 +1,93 @@
+"""The export, cache and session machinery the reader and the query encoder share, on a tiny
+module (no model to load)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from qa.onnx_runtime import OnnxGraphError, OnnxSession, cache_path, export_graph, load_or_export
+
+
+class _Tiny(torch.nn.Module):
+    """Takes what a tokenizer returns, like the real graphs: a masked mean of token vectors."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.embedding = torch.nn.Embedding(16, 4)
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
+    ) -> torch.Tensor:
+        mask = attention_mask.unsqueeze(-1).float()
+        return (self.embedding(input_ids + token_type_ids) * mask).sum(dim=1) / mask.sum(dim=1)
+
+
+INPUTS = {
+    "input_ids": np.array([[1, 5, 2], [1, 2, 0]], dtype=np.int64),
+    "attention_mask": np.array([[1, 1, 1], [1, 1, 0]], dtype=np.int64),
+    "token_type_ids": np.zeros((2, 3), dtype=np.int64),
+}
+
+
+def _export(path: Path) -> Path:
+    example = tuple(torch.from_numpy(INPUTS[name]) for name in INPUTS)
+    axes = {name: {0: "batch", 1: "sequence"} for name in INPUTS} | {"out": {0: "batch"}}
+    return export_graph(_Tiny(), example, path, ["out"], axes, False, {"note": "tiny"})
+
+
+def _want() -> np.ndarray:
+    with torch.no_grad():
+        return _Tiny()(*(torch.from_numpy(INPUTS[name]) for name in INPUTS)).numpy()
+
+
+def test_a_missing_graph_is_exported_with_its_metadata(tmp_path: Path) -> None:
+    path = tmp_path / "cache" / "tiny.onnx"
+    session = load_or_export(path, _export)
+    assert [entry.name for entry in path.parent.iterdir()] == ["tiny.onnx"], "no temporary left"
+    assert session.metadata == {"note": "tiny"}
+    [have] = session.run({**INPUTS, "offset_mapping": np.zeros(1)}, ["out"])
+    assert np.allclose(have, _want(), atol=1e-6)
+
+
+def test_a_corrupt_cached_graph_is_exported_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "tiny.onnx"
+    path.write_bytes(b"\x08\x07half a graph")
+    exports: list[Path] = []
+    with caplog.at_level(logging.WARNING, logger="qa.onnx_runtime"):
+        session = load_or_export(path, lambda target: exports.append(_export(target)))
+    assert exports == [path] and "unreadable" in caplog.text
+    assert np.allclose(session.run(INPUTS, ["out"])[0], _want(), atol=1e-6)
+    load_or_export(path, lambda target: exports.append(_export(target)))
+    assert exports == [path], "a good cached graph is not exported again"
+
+
+def test_an_export_that_cannot_be_loaded_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(OnnxGraphError, match="torch runtime"):
+        load_or_export(tmp_path / "bad.onnx", lambda target: target.write_bytes(b"garbage"))
+
+
+def test_the_session_names_a_missing_input(tmp_path: Path) -> None:
+    session = OnnxSession(_export(tmp_path / "tiny.onnx"))
+    with pytest.raises(KeyError, match="token_type_ids"):
+        session.run({name: INPUTS[name] for name in ("input_ids", "attention_mask")}, ["out"])
+
+
+def test_the_cache_name_follows_the_sources_content(tmp_path: Path) -> None:
+    weights = tmp_path / "weights.safetensors"
+    weights.write_bytes(b"first")
+    first = cache_path(tmp_path / "cache", "reader", [weights], quantized=True)
+    assert first == cache_path(tmp_path / "cache", "reader", [weights], quantized=True)
+    assert first.parent == tmp_path / "cache" and first.name.startswith("reader-")
+    assert first.name.endswith(".int8.onnx")
+    plain = cache_path(tmp_path, "reader", [weights], quantized=False)
+    assert not plain.name.endswith(".int8.onnx")
+    weights.write_bytes(b"second")
+    assert cache_path(tmp_path / "cache", "reader", [weights], quantized=True) != first
