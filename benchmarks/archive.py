@@ -40,13 +40,12 @@ from ingest_speed import ingest_beside_plain_encode  # noqa: E402
 from load import require_wrk, run_wrk  # noqa: E402
 from serving import served, server_memory  # noqa: E402
 
-from qa.clean import clean_wire_text  # noqa: E402
 from qa.config import Settings, load_settings  # noqa: E402
 from qa.embed import Embedder  # noqa: E402
 from qa.index import STORE  # noqa: E402
 from qa.ingest import read_files  # noqa: E402
 from qa.metrics import percentile  # noqa: E402
-from qa.squad import SquadDataset, parse_squad  # noqa: E402
+from qa.squad import load_squad  # noqa: E402
 from qa.types import Article  # noqa: E402
 from qa.wiring import make_embedder, open_components  # noqa: E402
 
@@ -55,21 +54,6 @@ WRK_QUESTIONS = 2000  # request bodies wrk cycles through: a sample keeps its Lu
 SYNTHETIC_QUERIES = 1000
 
 Item = TypeVar("Item")
-
-
-def usable_squad(path: Path) -> tuple[SquadDataset, int]:
-    """`load_squad`, less the paragraphs that cleaning empties (and their questions), and how
-    many those were: SQuAD 1.1 train has 4, one-line paragraphs of prose starting "Copyright",
-    which the cleaner takes for a footer line; `load_squad` refuses the whole file."""
-    document = json.loads(path.read_text(encoding="utf-8"))
-    dropped = 0
-    for entry in document["data"]:
-        kept = [p for p in entry["paragraphs"] if clean_wire_text(p["context"]).text.strip()]
-        dropped += len(entry["paragraphs"]) - len(kept)
-        entry["paragraphs"] = kept
-    if dropped:
-        print(f"{path}: {dropped} paragraphs empty after cleaning, left out", file=sys.stderr)
-    return parse_squad(document, str(path)), dropped
 
 
 def spread(items: Sequence[Item], count: int) -> list[Item]:
@@ -222,7 +206,7 @@ def main() -> None:
     require_wrk()
 
     settings = load_settings()
-    dataset, dropped = usable_squad(arguments.squad)
+    dataset = load_squad(arguments.squad)
     paragraphs = dataset.articles[: arguments.paragraphs or None]
     kept = {article.id for article in paragraphs}
     questions = [q.question for q in dataset.questions if q.article_id in kept]
@@ -237,7 +221,6 @@ def main() -> None:
     embedder = make_embedder(settings)
     results: dict[str, Any] = {
         **inputs,
-        "squad_paragraphs_left_out": dropped,
         "articles": len(articles),
         "questions": len(questions),
     }

@@ -33,6 +33,8 @@ its index as it exits, and the master exits with status 0.
 from __future__ import annotations
 
 import gc
+import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,3 +183,10 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type h
             self.components.close()
             self.components = None
             arbiter.log.info("Closed the index (pid: %s)", worker.pid)
+        # Leave without Python's finalization: the ONNX Runtime sessions were made in the
+        # master, and their native teardown in a forked worker aborts the process
+        # (std::system_error, then SIGABRT or SIGSEGV) after its work is done. Nothing is left
+        # to do: the index is closed and the last request answered; the logs are flushed here.
+        for handler in logging.getLogger().handlers + arbiter.log.error_log.handlers:
+            handler.flush()
+        os._exit(0)

@@ -93,3 +93,29 @@ def test_chunk_vectors_are_the_normalised_mean_of_their_sentences_and_nothing_is
         mean = embedder.encode_documents([s.text for s in own]).mean(axis=0)
         assert np.allclose(vector, mean / np.linalg.norm(mean), atol=1e-6)
     assert set(report.seconds) == set(INGEST_STAGES)
+
+
+def test_batches_commit_in_order_while_the_next_is_split_and_repeats_across_batches_are_known(
+    tmp_path: Path, splitter: SpacySplitter
+) -> None:
+    """The next batch is formed and split before the one being embedded is committed, so an
+    article repeated in it must still count as unchanged (same text) or replaced (new text)."""
+    embedder = CountingEmbedder()
+    index = Index.open(tmp_path, embedder, 3, 1, create=True)
+
+    def story(number: int, text: str = "") -> Article:
+        return Article(f"a{number}", f"A{number}", text or f"Story {number} opened. It ran.")
+
+    articles = [story(n) for n in range(5)]
+    articles += [story(1), story(2, "Story 2 was rewritten. It ran again."), story(5)]
+    batches: list[int] = []
+    report = Ingester(index, embedder, splitter, 2).ingest_articles(articles, None, batches.append)
+    assert report.added == ["a0", "a1", "a2", "a3", "a4", "a5"]
+    assert report.unchanged == ["a1"] and report.replaced == ["a2"]
+    assert sum(batches) == len(articles)
+    assert index.store.get("a2")[0].text == "Story 2 was rewritten. It ran again."
+    assert index.store.count() == 6
+    # Sentences were encoded batch by batch, in the order the articles came.
+    first_sentences = [t for t in embedder.encoded if t.endswith("opened.")]
+    assert first_sentences == [f"Story {n} opened." for n in range(6)]
+    assert not index.verify()

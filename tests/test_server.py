@@ -131,6 +131,9 @@ def test_two_workers_answer_share_state_and_stop_cleanly(
         assert not any(is_running(pid) for pid in workers)
         log = errors.read_text()
         assert all(f"Closed the index (pid: {pid})" in log for pid in workers), log
+        # A worker that crashes on its way out (a native library's state inherited through the
+        # fork) is reported by the master as killed by a signal, though the master exits 0.
+        assert "was sent SIG" not in log and "terminate called" not in log, log
     finally:
         if server.poll() is None:
             server.kill()
