@@ -35,6 +35,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,10 +184,16 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type h
             self.components.close()
             self.components = None
             arbiter.log.info("Closed the index (pid: %s)", worker.pid)
-        # Leave without Python's finalization: the ONNX Runtime sessions were made in the
-        # master, and their native teardown in a forked worker aborts the process
-        # (std::system_error, then SIGABRT or SIGSEGV) after its work is done. Nothing is left
-        # to do: the index is closed and the last request answered; the logs are flushed here.
-        for handler in logging.getLogger().handlers + arbiter.log.error_log.handlers:
-            handler.flush()
-        os._exit(0)
+        if os.getpid() == worker.pid:  # the worker itself, not a caller of this hook
+            _leave_without_finalizing()
+
+
+def _leave_without_finalizing() -> None:
+    """End a worker without Python's finalization: the ONNX Runtime sessions were made in the
+    master, and their native teardown in a forked worker aborts it (std::system_error, then
+    SIGABRT or SIGSEGV) after its work is done. Nothing is left to do by then: the index is
+    closed and the last request answered; the logs are flushed here."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
