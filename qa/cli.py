@@ -20,6 +20,7 @@ from qa.embed import ModelNotFoundError
 from qa.fetch import Fetcher, is_url, read_urls
 from qa.index import IndexMismatchError
 from qa.ingest import IngestReport, read_files
+from qa.onnx_runtime import OnnxGraphError
 from qa.pipeline import EmptyQuestionError
 from qa.retrieve import InvalidDateError, article_filter, parse_day
 from qa.serialize import answer_to_json, placed_in_time
@@ -35,6 +36,7 @@ USER_ERRORS = (
     FileNotFoundError,
     IndexMismatchError,
     ModelNotFoundError,
+    OnnxGraphError,
     StoreError,
     VectorIndexError,
     EmptyQuestionError,

@@ -218,7 +218,13 @@ def load_or_export(path: Path, export: Callable[[Path], object], threads: int = 
             return OnnxSession(path, threads)
         except OnnxGraphError as error:
             logger.warning("exporting %s again: the cached graph is unreadable (%s)", path, error)
-    export(path)
+    try:
+        export(path)
+    except OSError as error:
+        raise OnnxGraphError(
+            f"cannot write the ONNX graph to {path.parent} ({error}): point XDG_CACHE_HOME at a "
+            "writable folder, or use the torch runtime"
+        ) from error
     try:
         return OnnxSession(path, threads)
     except OnnxGraphError as error:

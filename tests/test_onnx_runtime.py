@@ -91,3 +91,12 @@ def test_the_cache_name_follows_the_sources_content(tmp_path: Path) -> None:
     assert not plain.name.endswith(".int8.onnx")
     weights.write_bytes(b"second")
     assert cache_path(tmp_path / "cache", "reader", [weights], quantized=True) != first
+
+
+def test_a_cache_folder_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
+    """ONNX is the default runtime, so a read-only home must say what to do, not fail deep in
+    the export."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    with pytest.raises(OnnxGraphError, match="XDG_CACHE_HOME"):
+        load_or_export(blocker / "qa" / "tiny.onnx", _export)
