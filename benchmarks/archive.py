@@ -5,8 +5,8 @@
         [--requests 200] [--synthetic-chunks 1000000] [--paragraphs N] [--work DIR [--reuse]]
 
 The SQuAD paragraphs (as articles titled by their Wikipedia article) and the further files are
-ingested for each kind (`vectors.faiss_kind`) as `qa ingest` does, each batch followed by a
-plain `encode_documents` of its sentences (ingest_speed.py). `qa serve` then serves the folder,
+ingested for each kind (`vectors.faiss_kind`) as `qa ingest` does, then their sentences encoded
+by one plain `encode_documents` (ingest_speed.py). `qa serve` then serves the folder,
 is warmed up by 10 s of wrk (not counted) and measured: memory (RSS of master and workers, and
 PSS, which counts the pages they share after the fork once), single-client `POST /api/ask`
 latency over HTTP, wrk's answers/s and errors over --seconds, memory again. An IVF kind stays
