@@ -71,7 +71,8 @@ def run_wrk(base: str, bodies: list[str], clients: int, seconds: int) -> dict[st
         script = Path(folder) / "ask.lua"
         script.write_text(WRK_SCRIPT % ", ".join(lua_string(b) for b in bodies))
         completed = subprocess.run(
-            ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s"]
+            # wrk wants at least one connection per thread.
+            ["wrk", f"-t{min(2, clients)}", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s"]
             + ["-s", str(script), base],
             check=True,
             capture_output=True,

@@ -443,7 +443,7 @@ class SentenceAnswerer:
         else:
             calibration = self.reader.calibration
             head = [c.sentence.text for c in ranked[: calibration.depth]]
-            readings = self.reader.read(question, head)
+            readings = self.reader.read_ranked(question, head)
             ranked, confidence, span = combine_reading(ranked, readings, calibration, base_logit)
         top_confidence = round(confidence, 4)
         citations = tuple(

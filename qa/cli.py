@@ -288,7 +288,7 @@ def serve(
 ) -> None:
     """Serve the chat page and the JSON API with gunicorn, one worker process per core."""
     from qa.server import (
-        THREADS_PER_WORKER,
+        ONNX_THREADS_PER_WORKER,
         Models,
         ServeOptions,
         Server,
@@ -308,12 +308,13 @@ def serve(
     )
     try:
         models = Models(
-            context.obj.get("embedder") or make_embedder(settings, THREADS_PER_WORKER),
-            context.obj.get("reader") or make_reader(settings, THREADS_PER_WORKER),
+            context.obj.get("embedder") or make_embedder(settings, ONNX_THREADS_PER_WORKER),
+            context.obj.get("reader") or make_reader(settings, ONNX_THREADS_PER_WORKER),
             SpacySplitter(),
         )
         models.warm_up()  # once, here: the workers inherit the loaded models
         articles = check_index(settings, models, index_dir)
+        models.drop_sessions()  # each worker makes its own (qa/server.py)
     except USER_ERRORS as error:
         raise click.ClickException(str(error)) from error
     if not server.api_token:

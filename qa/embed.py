@@ -109,6 +109,11 @@ class SentenceTransformerEmbedder:
             elif self._queries is None:
                 self._queries = self._load_query_encoder()
 
+    def drop_session(self) -> None:
+        """Let go of the ONNX query encoder's session (see SpanReader.drop_session)."""
+        with self._lock:
+            self._queries = None
+
     def _sentence_transformer(self) -> Any:
         with self._lock:
             if self._model is None:

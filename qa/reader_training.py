@@ -19,7 +19,7 @@ import dataclasses
 import json
 import random
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,7 @@ def squad_pairs(
     seed: int = 0,
     progress: Callable[[Iterable[Any]], Iterable[Any]] = iter,
     unanswerable: int = 0,
+    swapped: Mapping[str, str] | None = None,
 ) -> list[TrainingPair]:
     """Training pairs from a SQuAD 1.1 / 2.0 object, its paragraphs split into sentences at
     `spans` (`paragraph_sentences`).
@@ -108,7 +109,9 @@ def squad_pairs(
     A SQuAD 2.0 unanswerable question gives `unanswerable` no-answer pairs (0: none): the
     sentence holding its plausible answer first (the one written to mislead), then the hardest
     by question words. They teach the reader that a sentence on the question's topic, even one
-    with a fitting phrase, may still not answer it.
+    with a fitting phrase, may still not answer it. An answerable question whose id is in
+    `swapped` (`qa.question_swaps`) also gives the swapped question against its own answer
+    sentence, as no answer.
 
     A question whose answer crosses a sentence boundary is skipped. A sentence that holds the
     answer's text anywhere is never a negative (SQuAD 1.1's `answer_start` may point at another
@@ -162,6 +165,8 @@ def squad_pairs(
                 (start - sentence_start, start + len(text) - sentence_start),
             )
         )
+        if swapped and qa.get("id") in swapped:
+            pairs.append(TrainingPair(swapped[qa["id"]], sentence, None))
         answers = {a["text"].lower() for a in qa["answers"]}
         words = _content_words(qa["question"])
 

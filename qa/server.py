@@ -17,9 +17,11 @@ What the workers share, and what each opens for itself:
   requests inside a worker still run torch on several cores (torch releases the GIL). Loading
   the models in each worker instead would allow more threads, but costs every worker about
   470 MB more memory and its own load time, and buys nothing at one worker per core.
-- **ONNX Runtime sessions** (`reader_runtime`, `embedding.runtime`: onnx) are made in the
-  master with one intra-op thread for the same reasons: a session's thread pool is made with
-  it, so a larger pool would be missing in the forked workers.
+- **ONNX Runtime sessions** (`reader_runtime`, `embedding.runtime`: onnx) are made by each
+  worker after the fork, with one intra-op thread per core: a session's thread pool is made
+  with it and does not cross a fork. The master makes them once only to export a graph not
+  yet cached, and lets go of them before it forks. So a single question reads on every core,
+  and under load the pools' idle threads sleep rather than spin.
 - **The index** (database connection, FAISS vectors, BM25) is opened by each worker after the
   fork, and closed when it exits: a sqlite3 or psycopg connection must never cross a fork.
 - **Conversations and rate-limit counters** live in the store (`qa.conversations`,
@@ -56,8 +58,10 @@ from qa.wiring import Components, open_components
 WORKER_TIMEOUT_SECONDS = 300
 # After SIGTERM, requests in flight get this long to finish.
 GRACEFUL_TIMEOUT_SECONDS = 30
-# See the module docstring: more threads hang in a forked worker.
-THREADS_PER_WORKER = 1
+# See the module docstring: more torch threads hang in a forked worker.
+TORCH_THREADS_PER_WORKER = 1
+# Each worker's ONNX Runtime sessions: 0 is one intra-op thread per core.
+ONNX_THREADS_PER_WORKER = 0
 
 
 def worker_count(configured: int) -> int:
@@ -79,6 +83,14 @@ class Models:
             warm_up = getattr(part, "warm_up", None)
             if warm_up is not None:
                 warm_up()
+
+    def drop_sessions(self) -> None:
+        """Let go of the ONNX Runtime sessions warm_up made (it exported any graph not yet
+        cached): each worker makes its own after the fork."""
+        for part in (self.embedder, self.reader):
+            drop = getattr(part, "drop_session", None)
+            if drop is not None:
+                drop()
 
 
 @dataclass(frozen=True)
@@ -177,7 +189,7 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type h
     def _post_fork(self, arbiter: Any, worker: Any) -> None:
         import torch
 
-        torch.set_num_threads(THREADS_PER_WORKER)
+        torch.set_num_threads(TORCH_THREADS_PER_WORKER)
 
     def _worker_exit(self, arbiter: Any, worker: Any) -> None:
         if self.components is not None:
@@ -189,10 +201,12 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type h
 
 
 def _leave_without_finalizing() -> None:
-    """End a worker without Python's finalization: the ONNX Runtime sessions were made in the
-    master, and their native teardown in a forked worker aborts it (std::system_error, then
-    SIGABRT or SIGSEGV) after its work is done. Nothing is left to do by then: the index is
-    closed and the last request answered; the logs are flushed here."""
+    """End a worker without Python's finalization. Tearing down what the worker inherited from
+    the master (the models, native libraries' state) is slow and fragile in a forked process:
+    ONNX Runtime sessions made in the master aborted workers (std::system_error, then SIGABRT
+    or SIGSEGV), and even with each worker's sessions its own, workers were still running
+    after the master had exited. Nothing is left to do by then: the index is closed and the
+    last request answered; the logs are flushed here."""
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
 
 import numpy as np
 import pytest
@@ -73,18 +72,25 @@ def test_nearest_sentence_baseline_rejects_unknown_signal() -> None:
         NearestSentenceAnswerer("tfidf")
 
 
-class ScriptedReader:
-    """Stands in for SpanReader: scores a sentence +5 if it contains `favourite`, else -5, as
-    one whole-sentence span; the calibration lets that score decide."""
+class ScriptedReader(SpanReader):
+    """A SpanReader whose model is a script: a sentence scores +5 if it contains `favourite`,
+    else -5, as one whole-sentence span; the calibration lets that score decide. `batches`
+    records what each read was given."""
 
-    def __init__(self, favourite: str, rank_weight: float = 0.0) -> None:
+    def __init__(
+        self, favourite: str, rank_weight: float = 0.0, first_depth: int = 0, depth: int = 8
+    ) -> None:
+        super().__init__(
+            calibration=ReaderCalibration(depth, rank_weight, 1.0, 0.0, 0.0, first_depth, 1.0)
+        )
         self.favourite = favourite
-        self.calibration = ReaderCalibration(8, rank_weight, 1.0, 0.0, 0.0)
+        self.batches: list[list[str]] = []
 
     def warm_up(self) -> None:
         pass
 
     def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
+        self.batches.append(list(sentences))
         return [
             Reading(
                 np.asarray([5.0 if self.favourite and self.favourite in s else -5.0]),
@@ -97,7 +103,7 @@ class ScriptedReader:
 
 
 def with_reader(components: Components, reader: ScriptedReader) -> None:
-    components.pipeline.answerer = SentenceAnswerer(0.5, reader=cast(SpanReader, reader))
+    components.pipeline.answerer = SentenceAnswerer(0.5, reader=reader)
 
 
 def test_the_reader_reorders_the_best_sentences(seed_components: Components) -> None:
@@ -113,6 +119,22 @@ def test_the_reader_reorders_the_best_sentences(seed_components: Components) -> 
         .citations[0]
         .sentence.text.startswith(SEED_SENTENCE_START)
     )
+
+
+def test_reading_stops_after_the_first_sentences_when_one_of_them_answers() -> None:
+    sentences = ["one", "two", "three", "four", "five"]
+    reader = ScriptedReader("two", first_depth=2, depth=4)
+    assert len(reader.read_ranked("q", sentences)) == 2
+    assert reader.batches == [["one", "two"]]
+
+    reader = ScriptedReader("three", first_depth=2, depth=4)
+    readings = reader.read_ranked("q", sentences)
+    assert reader.batches == [["one", "two"], ["three", "four"]]
+    assert [r.best_span()[0] > 0 for r in readings] == [False, False, True, False]
+
+    reader = ScriptedReader("two", depth=4)  # first_depth 0: all at once
+    reader.read_ranked("q", sentences)
+    assert reader.batches == [["one", "two", "three", "four"]]
 
 
 def test_the_reader_can_make_the_answerer_abstain(seed_components: Components) -> None:

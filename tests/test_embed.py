@@ -104,6 +104,9 @@ def test_float32_onnx_query_vectors_are_torchs_to_rounding(
         ).max()
         < FLOAT32_MAX_DIFF
     )
+    # After a server's master drops the session, the next question makes a new one.
+    onnx_embedders["onnx"].drop_session()
+    assert np.array_equal(onnx_embedders["onnx"].encode_queries(QUESTIONS), have)
 
 
 def test_int8_onnx_query_vectors_stay_close_and_find_the_same_passage(

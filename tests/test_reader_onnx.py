@@ -110,6 +110,15 @@ def test_float32_onnx_gives_torchs_logits_to_rounding(
         assert np.abs(got.end_logits - want.end_logits).max() < FLOAT32_LOGIT_DIFF
         assert got.best_span()[1:] == want.best_span()[1:]
 
+    # A server's master drops its session before forking; the next read makes a new one from
+    # the cached graph, without exporting again.
+    exported = onnx_cache_path(BUNDLED_WEIGHTS, cache, quantized=False).stat().st_mtime_ns
+    onnx_reader.drop_session()
+    again = onnx_reader.read(question, sentences)
+    assert onnx_cache_path(BUNDLED_WEIGHTS, cache, quantized=False).stat().st_mtime_ns == exported
+    for first, second in zip(have, again, strict=True):
+        assert np.array_equal(first.start_logits, second.start_logits)
+
 
 def test_an_unknown_runtime_is_refused() -> None:
     with pytest.raises(ValueError, match="onnx-int8"):
