@@ -287,14 +287,7 @@ def serve(
     threads: int | None,
 ) -> None:
     """Serve the chat page and the JSON API with gunicorn, one worker process per core."""
-    from qa.server import (
-        ONNX_THREADS_PER_WORKER,
-        Models,
-        ServeOptions,
-        Server,
-        check_index,
-        worker_count,
-    )
+    from qa.server import Models, ServeOptions, Server, check_index, worker_count
     from qa.text import SpacySplitter
     from qa.wiring import make_embedder, make_reader
 
@@ -308,8 +301,8 @@ def serve(
     )
     try:
         models = Models(
-            context.obj.get("embedder") or make_embedder(settings, ONNX_THREADS_PER_WORKER),
-            context.obj.get("reader") or make_reader(settings, ONNX_THREADS_PER_WORKER),
+            context.obj.get("embedder") or make_embedder(settings),
+            context.obj.get("reader") or make_reader(settings),
             SpacySplitter(),
         )
         models.warm_up()  # once, here: the workers inherit the loaded models

@@ -165,10 +165,10 @@ class OnnxSession:
     """An exported graph under ONNX Runtime, CPU only.
 
     `threads` intra-op threads, 0 meaning one per available core: a lone `qa ask` reads 8
-    sentences in 62 ms on 2 threads against 112 ms on one (README, Answer quality). `qa serve`
-    passes 1: its workers, one per core, already keep the cores busy, and a thread pool made
-    before the fork would be missing in the forked worker. Raises OnnxGraphError when the file
-    is missing or not a graph ONNX Runtime can load.
+    sentences in 62 ms on 2 threads against 112 ms on one (README, Inference runtimes). The
+    pool is made with the session and does not cross a fork, so `qa serve` workers make their
+    own sessions (qa/server.py). Raises OnnxGraphError when the file is missing or not a graph
+    ONNX Runtime can load.
     """
 
     def __init__(self, path: Path, threads: int = 0) -> None:
@@ -191,7 +191,6 @@ class OnnxSession:
         except Exception as error:  # ONNX Runtime's errors share no base class but Exception
             raise OnnxGraphError(f"ONNX Runtime cannot load {path}: {error}") from error
         self.input_names = [node.name for node in self._session.get_inputs()]
-        self.output_shapes = {node.name: node.shape for node in self._session.get_outputs()}
         self.metadata: dict[str, str] = dict(self._session.get_modelmeta().custom_metadata_map)
 
     def run(

@@ -60,8 +60,6 @@ WORKER_TIMEOUT_SECONDS = 300
 GRACEFUL_TIMEOUT_SECONDS = 30
 # See the module docstring: more torch threads hang in a forked worker.
 TORCH_THREADS_PER_WORKER = 1
-# Each worker's ONNX Runtime sessions: 0 is one intra-op thread per core.
-ONNX_THREADS_PER_WORKER = 0
 
 
 def worker_count(configured: int) -> int:

@@ -37,8 +37,7 @@ class Components:
         self.index.close()
 
 
-def make_embedder(settings: Settings, threads: int = 0) -> Embedder:
-    """`threads`: an ONNX runtime's intra-op threads (0: one per core; `qa serve` passes 1)."""
+def make_embedder(settings: Settings) -> Embedder:
     embedding = settings.embedding
     try:
         return SentenceTransformerEmbedder(
@@ -46,23 +45,20 @@ def make_embedder(settings: Settings, threads: int = 0) -> Embedder:
             embedding.batch_size,
             embedding.device,
             embedding.runtime,
-            threads=threads,
         )
     except ValueError as error:
         raise ConfigError(f"embedding.runtime: {error}") from error
 
 
-def make_reader(settings: Settings, threads: int = 0) -> SpanReader | None:
+def make_reader(settings: Settings) -> SpanReader | None:
     """The bundled reader, or None when answer.reader is off. It completes the encoder it was
-    fine-tuned from, which stays the same when embedding.model names another model.
-    `threads` as for `make_embedder`."""
+    fine-tuned from, which stays the same when embedding.model names another model."""
     if not settings.answer.reader:
         return None
     try:
         return SpanReader(
             device=settings.embedding.device,
             runtime=settings.answer.reader_runtime,
-            threads=threads,
         )
     except ValueError as error:
         raise ConfigError(f"answer.reader_runtime: {error}") from error
