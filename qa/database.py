@@ -118,6 +118,26 @@ def redact_password(url: str) -> str:
     return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
 
 
+@contextmanager
+def scratch_schema(dsn: str, prefix: str) -> Iterator[str]:
+    """A URL for the PostgreSQL database `dsn` whose connections use a new, empty schema named
+    `prefix` + a random suffix, dropped with everything in it afterwards: a store that starts
+    empty whatever the database holds, for the backend tests and benchmarks/replicas.py."""
+    import uuid
+
+    import psycopg
+
+    schema = f"{prefix}{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in dsn else "?"
+    try:
+        yield f"{dsn}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
 class PostgresDatabase:
     """PostgreSQL through psycopg 3: several `qa serve` replicas can share one store.
 

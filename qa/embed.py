@@ -16,7 +16,7 @@ import numpy.typing as npt
 from qa.onnx_runtime import RUNTIMES, default_cache_dir
 
 if TYPE_CHECKING:
-    from qa.embed_onnx import OnnxQueryEncoder
+    from qa.embed_onnx import OnnxEncoder
 
 Vectors = npt.NDArray[np.float32]
 
@@ -73,9 +73,11 @@ class SentenceTransformerEmbedder:
     exported once to ONNX as it is or with int8 weights (qa/embed_onnx.py, cached in
     `cache_dir` under a hash of the model's files) and run by ONNX Runtime on `threads`
     intra-op threads (0: one per core).
-    Passages are always encoded by torch: they are encoded in large batches at ingest, and an
-    index then holds the same vectors whichever runtime queries it, so changing the runtime
-    never needs a rebuild. Raises ValueError for an unknown runtime.
+    Passages are always encoded in float32: by the ONNX graph with "onnx" (torch's vectors to
+    3e-7, faster, and a server worker never loads torch to take a write), by torch otherwise
+    (an int8 graph would give other vectors). An index then holds the same vectors whichever
+    runtime made or queries it, so changing the runtime never needs a rebuild. Raises
+    ValueError for an unknown runtime.
     """
 
     def __init__(
@@ -96,23 +98,23 @@ class SentenceTransformerEmbedder:
         self.cache_dir = cache_dir or default_cache_dir()
         self.threads = threads
         self._model: Any = None
-        self._queries: OnnxQueryEncoder | None = None
+        self._onnx: OnnxEncoder | None = None
         self._lock = threading.RLock()
 
     def warm_up(self) -> None:
         """Load what encoding questions needs: the torch model, or with an ONNX runtime the
-        graph and tokenizer only (the torch model then loads on the first passage batch, or to
-        export the graph when it is not cached)."""
+        graph and tokenizer only (the torch model then loads only to export the graph when it
+        is not cached, or with "onnx-int8" on the first passage batch)."""
         with self._lock:
             if self.runtime == "torch":
                 self._sentence_transformer()
-            elif self._queries is None:
-                self._queries = self._load_query_encoder()
+            elif self._onnx is None:
+                self._onnx = self._load_onnx_encoder()
 
     def drop_session(self) -> None:
-        """Let go of the ONNX query encoder's session (see SpanReader.drop_session)."""
+        """Let go of the ONNX encoder's session (see SpanReader.drop_session)."""
         with self._lock:
-            self._queries = None
+            self._onnx = None
 
     def _sentence_transformer(self) -> Any:
         with self._lock:
@@ -128,8 +130,8 @@ class SentenceTransformerEmbedder:
                 self._model = SentenceTransformer(str(path), device=self.device)
             return self._model
 
-    def _load_query_encoder(self) -> OnnxQueryEncoder:
-        from qa.embed_onnx import OnnxQueryEncoder, export_embedder_onnx, onnx_cache_path
+    def _load_onnx_encoder(self) -> OnnxEncoder:
+        from qa.embed_onnx import OnnxEncoder, export_embedder_onnx, onnx_cache_path
         from qa.onnx_runtime import load_or_export
 
         quantized = self.runtime == "onnx-int8"
@@ -141,18 +143,22 @@ class SentenceTransformerEmbedder:
         session = load_or_export(
             onnx_cache_path(path, self.cache_dir, quantized), export, self.threads
         )
-        return OnnxQueryEncoder(session, load_tokenizer(self.name))
+        return OnnxEncoder(session, load_tokenizer(self.name))
 
     @property
     def dimension(self) -> int:
         self.warm_up()
-        if self._queries is not None:
-            return self._queries.dimension
+        if self._onnx is not None:
+            return self._onnx.dimension
         return int(self._model.get_embedding_dimension())
 
     def encode_documents(self, texts: Sequence[str], progress: bool = False) -> Vectors:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self.runtime == "onnx":
+            self.warm_up()
+            assert self._onnx is not None
+            return self._onnx.encode(texts, self.batch_size, progress)
         vectors = self._sentence_transformer().encode_document(
             list(texts),
             batch_size=self.batch_size,
@@ -164,8 +170,8 @@ class SentenceTransformerEmbedder:
 
     def encode_queries(self, texts: Sequence[str]) -> Vectors:
         self.warm_up()
-        if self._queries is not None:
-            return self._queries.encode(texts, self.batch_size)
+        if self._onnx is not None:
+            return self._onnx.encode(texts, self.batch_size)
         vectors = self._model.encode_query(
             list(texts),
             batch_size=self.batch_size,

@@ -1,8 +1,10 @@
-"""An ONNX Runtime path for the query encoder (qa/embed.py).
+"""An ONNX Runtime path for the embedding model (qa/embed.py): questions, and passages in float32.
 
 A question is encoded on every ask, one at a time, where torch spends much of the time on
-per-operator dispatch; as an ONNX graph (int8 weights optional) it runs on one thread without
-torch. The graph is the sentence-transformers model's transformer, its mean pooling and the L2
+per-operator dispatch; as an ONNX graph (int8 weights optional) it runs without torch. Passages
+go through the float32 graph too (length-sorted batches: 142 sentences/s against torch's 127 on
+2 cores, the same vectors to 3e-7), so a server's workers never load torch to take a write.
+The graph is the sentence-transformers model's transformer, its mean pooling and the L2
 normalisation, so it returns the same unit vectors as `SentenceTransformer.encode`; the text is
 tokenized by the model package's own tokenizer, cut at the model's `max_seq_length`, which the
 export records in the graph's metadata so a cached graph needs no torch model to run.
@@ -112,7 +114,7 @@ def export_embedder_onnx(model: Any, path: Path, quantize: bool) -> Path:
     return export_graph(module, _example_inputs(), path, [OUTPUT_NAME], dynamic, quantize, metadata)
 
 
-class OnnxQueryEncoder:
+class OnnxEncoder:
     """Texts to unit-length float32 vectors through an exported embedder graph. Thread-safe."""
 
     def __init__(self, session: OnnxSession, tokenizer: Any) -> None:
@@ -130,14 +132,26 @@ class OnnxQueryEncoder:
         # which fails ("Already borrowed") when server threads tokenize at once.
         self._lock = threading.Lock()
 
-    def encode(self, texts: Sequence[str], batch_size: int) -> Vectors:
-        """Shape (len(texts), dimension); rows are L2-normalised. Texts longer than
-        `max_tokens` tokens are cut, as sentence-transformers cuts them."""
-        starts = range(0, len(texts), batch_size)
-        batches = [self._encode_batch(texts[start : start + batch_size]) for start in starts]
-        if not batches:
+    def encode(self, texts: Sequence[str], batch_size: int, progress: bool = False) -> Vectors:
+        """Shape (len(texts), dimension); rows are L2-normalised, in the order of `texts`.
+        Texts longer than `max_tokens` tokens are cut, as sentence-transformers cuts them.
+
+        Batches are made of texts of similar length, longest first, as sentence-transformers
+        makes them: a batch is padded to its longest text, and unsorted news sentences ran at
+        half the speed."""
+        if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.concatenate(batches)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        starts = range(0, len(texts), batch_size)
+        if progress:
+            from tqdm import tqdm
+
+            starts = tqdm(starts, desc="encoding", unit="batch")
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for start in starts:
+            rows = order[start : start + batch_size]
+            vectors[rows] = self._encode_batch([texts[row] for row in rows])
+        return vectors
 
     def _encode_batch(self, texts: Sequence[str]) -> Vectors:
         with self._lock:

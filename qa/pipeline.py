@@ -59,12 +59,13 @@ class Pipeline:
         self.candidate_chunks = candidate_chunks
 
     def warm_up(self) -> None:
-        """Load what the answerer loads lazily (the reader, the in-memory BM25 index), so the
-        first question is as fast as the rest."""
+        """Load what the embedder and the answerer load lazily (ONNX sessions, the reader, the
+        in-memory BM25 index), so the first question or write is as fast as the rest."""
         self.index.refresh()
-        warm_up = getattr(self.answerer, "warm_up", None)
-        if warm_up is not None:
-            warm_up()
+        for part in (self.embedder, self.answerer):
+            warm_up = getattr(part, "warm_up", None)
+            if warm_up is not None:
+                warm_up()
 
     def ask(
         self,

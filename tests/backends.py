@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from conftest import unavailable
 from qa.config import Settings
-from qa.database import Database, PostgresDatabase, SQLiteDatabase
+from qa.database import Database, PostgresDatabase, SQLiteDatabase, scratch_schema
 
 BACKENDS = ["sqlite+faiss", "sqlite+milvus", "postgres+faiss", "postgres+milvus"]
 DATABASES = ["sqlite", "postgres"]
@@ -33,18 +32,8 @@ def postgres_dsn() -> str:
 @contextmanager
 def postgres_schema() -> Iterator[str]:
     """A DSN whose connections use a fresh, private schema, dropped afterwards."""
-    import psycopg
-
-    dsn = postgres_dsn()
-    schema = f"qa_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in dsn else "?"
-    try:
-        yield f"{dsn}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as connection:
-            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+    with scratch_schema(postgres_dsn(), "qa_test_") as dsn:
+        yield dsn
 
 
 @contextmanager

@@ -121,15 +121,27 @@ def test_int8_onnx_query_vectors_stay_close_and_find_the_same_passage(
     assert list((have @ passages.T).argmax(axis=1)) == list(range(len(QUESTIONS)))
 
 
-def test_onnx_runtimes_encode_passages_in_torch(
+def test_passages_are_float32_vectors_whichever_runtime_encodes_them(
     embedder: SentenceTransformerEmbedder, onnx_embedders: dict[str, SentenceTransformerEmbedder]
 ) -> None:
-    # So an index holds the same vectors whichever runtime queries it.
-    want = embedder.encode_documents(PASSAGES[:2])
-    have = onnx_embedders["onnx-int8"].encode_documents(PASSAGES[:2])
-    assert np.array_equal(have, want)
+    # So an index holds the same vectors whichever runtime made or queries it: "onnx" encodes
+    # passages with its float32 graph, in batches sorted by length (the rows must come back
+    # in the order given), "onnx-int8" with torch.
+    passages = [*PASSAGES, "Short.", " ".join(PASSAGES)]
+    want = embedder.encode_documents(passages)
+    onnx = onnx_embedders["onnx"]
+    for batch_size in (1, 2, len(passages)):
+        onnx.batch_size = batch_size
+        have = onnx.encode_documents(passages, progress=batch_size == 2)
+        assert have.dtype == np.float32 and have.shape == want.shape
+        assert np.abs(have - want).max() < FLOAT32_MAX_DIFF
+    int8 = onnx_embedders["onnx-int8"]
+    assert np.array_equal(
+        int8.encode_documents(passages[:2]), embedder.encode_documents(passages[:2])
+    )
+    assert onnx.encode_documents([]).shape == (0, 384)
     assert onnx_embedders["onnx-int8"].encode_queries([]).shape == (0, 384)
-    assert onnx_embedders["onnx"].dimension == embedder.dimension
+    assert onnx.dimension == embedder.dimension
 
 
 def test_onnx_exports_are_cached_once_per_runtime(

@@ -18,6 +18,7 @@ from qa.reader import (
     ReaderCalibration,
     Reading,
     SpanReader,
+    length_groups,
     load_reader,
 )
 from qa.wiring import make_reader
@@ -77,6 +78,30 @@ def test_the_reader_finds_the_seed_answer_and_prefers_the_answering_sentence(
     assert "three years" in SEED_SENTENCE[start:end]
     assert score > unrelated.best_span()[0]
     assert reader.read(SEED_QUESTION, []) == []
+
+
+def test_rows_of_very_different_lengths_run_apart_and_similar_ones_together() -> None:
+    assert length_groups([100, 10, 98, 12], overhead=16) == [[1, 3], [2, 0]]
+    assert length_groups([50, 51, 52], overhead=16) == [[0, 1, 2]]
+    assert length_groups([10, 100], overhead=1000) == [[0, 1]]  # a run dearer than padding
+    assert length_groups([]) == []
+
+
+def test_reading_in_length_groups_gives_each_sentence_its_own_reading(reader: SpanReader) -> None:
+    # Lengths far apart, so the batch is split; each reading must be what the sentence alone
+    # gives (padding and grouping are invisible), in the order the sentences were given.
+    sentences = [
+        "The talks went on for many weeks, " * 6 + SEED_SENTENCE,
+        "They left.",
+        SEED_SENTENCE,
+        "Officials said so.",
+    ]
+    together = reader.read(SEED_QUESTION, sentences)
+    for sentence, read in zip(sentences, together, strict=True):
+        [alone] = reader.read(SEED_QUESTION, [sentence])
+        np.testing.assert_allclose(read.start_logits, alone.start_logits, atol=1e-4)
+        np.testing.assert_allclose(read.end_logits, alone.end_logits, atol=1e-4)
+        assert read.best_span()[1:] == alone.best_span()[1:]
 
 
 def test_long_questions_and_sentences_are_cut_to_fit(reader: SpanReader) -> None:
