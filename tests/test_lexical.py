@@ -21,7 +21,13 @@ from qa.database import Database, PostgresDatabase
 from qa.embed import HashEmbedder
 from qa.index import Index
 from qa.ingest import Ingester
-from qa.lexical import BM25Index, LexicalIndex, PostgresLexicalIndex, content_words
+from qa.lexical import (
+    BM25Index,
+    LexicalIndex,
+    PostgresLexicalIndex,
+    content_words,
+    word_spans,
+)
 from qa.loaders import article_from_record
 from qa.store import ArticleFilter, ArticleRecord, ArticleStore
 from qa.text import SpacySplitter
@@ -184,6 +190,17 @@ def assert_same_rankings(incremental: BM25Index, index: Index) -> None:
         assert np.allclose([s for _, s in ours], [s for _, s in theirs], rtol=0, atol=1e-6)
     words = content_words("Rollo Normandy fealty unheardofword")
     assert incremental.idf(words) == pytest.approx(rebuilt.idf(words), abs=1e-12)
+
+
+def test_word_lists_are_the_callers_own_though_cached() -> None:
+    text = "The U.S.-led coalition's forces will withdraw within three years."
+    words, spans = content_words(text), word_spans(text)
+    assert words == ["u", "s", "led", "coalitio", "forc", "withdraw", "withi", "three", "year"]
+    assert spans[4] == (13, 24, "coalitio")
+    words.clear()
+    spans.clear()
+    assert content_words(text)[3:6] == ["coalitio", "forc", "withdraw"]
+    assert len(word_spans(text)) == 11
 
 
 def test_bm25_scores_are_bm25s_lucene_scores(corpus_in_memory: Index) -> None:
