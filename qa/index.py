@@ -3,6 +3,7 @@
 Layout of `DIR/` with the embedded defaults:
 - `manifest.json`: format version, embedding model name and dimension, chunking settings.
 - `store.sqlite`: the source of truth (see `qa.store`); or a PostgreSQL database (`store.url`).
+- `store-identity`: the identity of the store the saved vectors came from (`ArticleStore.identity`).
 - `chunks.<kind>.<generation>.faiss`: the vectors as of that store generation; or a Milvus
   collection (`vectors.backend`). When the store has moved on (a crash between commit and save,
   or another process or replica wrote), the vectors are reconciled with the store: what is
@@ -12,6 +13,7 @@ Layout of `DIR/` with the embedded defaults:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -30,6 +32,9 @@ from qa.vectors import FaissVectorIndex, VectorIndex
 FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 STORE = "store.sqlite"
+STORE_IDENTITY = "store-identity"
+
+logger = logging.getLogger(__name__)
 
 
 class IndexMismatchError(RuntimeError):
@@ -64,6 +69,37 @@ def read_manifest(folder: Path) -> Manifest | None:
         raise IndexMismatchError(
             f"{path}: unreadable manifest ({error}); move {folder} aside and re-run `qa ingest`"
         ) from error
+
+
+def _forget_another_stores_vectors(folder: Path, identity: str) -> None:
+    """Delete the FAISS files saved in `folder` when they came from another store than the one
+    whose `identity` is given, so they are rebuilt from this one; then record it.
+
+    Saved vectors are named by store generation only, and another store can reach the same
+    number (a PostgreSQL database recreated or restored under a replica's folder, another
+    store.sqlite copied in): loaded, they would answer with that store's vectors under this
+    store's chunk ids. A folder from before the identity was recorded keeps its files.
+    """
+    marker = folder / STORE_IDENTITY
+    recorded = marker.read_text(encoding="utf-8").strip() if marker.is_file() else None
+    if recorded == identity:
+        return
+    if recorded is not None:
+        stale = sorted(folder.glob("chunks.*.faiss"))
+        for saved in stale:
+            saved.unlink(missing_ok=True)
+        logger.warning(
+            "%s served another store before (identity %s, now %s): rebuilding its vectors "
+            "from this store instead of loading %d saved file(s)",
+            folder,
+            recorded,
+            identity,
+            len(stale),
+        )
+    # Named for this process: workers of one server may open the folder at once.
+    temporary = marker.with_name(f"{marker.name}.{os.getpid()}.tmp")
+    temporary.write_text(identity + "\n", encoding="utf-8")
+    os.replace(temporary, marker)
 
 
 class Index:
@@ -137,6 +173,7 @@ class Index:
             raise StoreError.unreadable(error) from error
         store = ArticleStore(database, manifest.dimension, manifest.model)
         try:
+            _forget_another_stores_vectors(folder, store.identity)
             if open_vectors is None:
                 vectors: VectorIndex = FaissVectorIndex(folder, manifest.dimension)
             else:

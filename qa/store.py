@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
@@ -206,6 +207,7 @@ class ArticleStore:
                     ("schema_version", str(SCHEMA_VERSION)),
                     ("model", model),
                     ("dimension", str(dimension)),
+                    ("identity", uuid.uuid4().hex),  # kept from the store's first open
                 ):
                     database.execute(
                         "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
@@ -258,6 +260,13 @@ class ArticleStore:
     def get_meta(self, key: str) -> str | None:
         rows = self.database.execute("SELECT value FROM meta WHERE key = ?", (key,))
         return str(rows[0]["value"]) if rows else None
+
+    @property
+    def identity(self) -> str:
+        """Random, made when the store is first opened and never changed: tells this store
+        from another one at the same generation (a database recreated or restored, another
+        store.sqlite copied into a folder)."""
+        return self.get_meta("identity") or ""
 
     @property
     def generation(self) -> int:

@@ -90,6 +90,28 @@ def test_missing_vector_file_is_rebuilt_from_the_store(
     assert len(list(tmp_path.glob("chunks.*.faiss"))) == 1
 
 
+def test_vectors_saved_for_another_store_at_the_same_generation_are_not_loaded(
+    tmp_path: Path, splitter: SpacySplitter, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Two stores, one write each (generation 1 both); the second store's file is then copied
+    # into the first folder, as a restored or recreated database would appear to a replica.
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, story in ((first, STORY), (second, "The bridge opened on Friday.")):
+        index = open_index(folder)
+        Ingester(index, EMBEDDER, splitter, 8).ingest_articles([article("a", story)])
+        index.close()
+    assert sorted(p.name for p in first.glob("chunks.*")) == ["chunks.flat.1.faiss"]
+    (first / "store.sqlite").write_bytes((second / "store.sqlite").read_bytes())
+    reopened = open_index(first, create=False)
+    assert "served another store" in caplog.text
+    query = EMBEDDER.encode_queries(["The bridge opened on Friday."])[0]
+    [(chunk_id, score)] = reopened.search(query, 1)
+    assert reopened.store.chunks([chunk_id])[0].article.text.startswith("The bridge")
+    assert score == pytest.approx(1.0, abs=1e-5)  # this store's vector, not the old one
+    reopened.close()
+    open_index(first, create=False).close()  # the same store again: nothing to forget
+
+
 def test_delete_removes_article_and_vectors(tmp_path: Path, splitter: SpacySplitter) -> None:
     index = open_index(tmp_path)
     Ingester(index, EMBEDDER, splitter, 8).ingest_articles(
