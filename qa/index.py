@@ -51,7 +51,8 @@ class Manifest:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
+    # Named for this process: workers of one server may open (and write to) the folder at once.
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with open(temporary, "w", encoding="utf-8") as handle:
         handle.write(text)
         handle.flush()
@@ -96,10 +97,7 @@ def _forget_another_stores_vectors(folder: Path, identity: str) -> None:
             identity,
             len(stale),
         )
-    # Named for this process: workers of one server may open the folder at once.
-    temporary = marker.with_name(f"{marker.name}.{os.getpid()}.tmp")
-    temporary.write_text(identity + "\n", encoding="utf-8")
-    os.replace(temporary, marker)
+    _write_atomically(marker, identity + "\n")
 
 
 class Index:

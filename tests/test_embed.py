@@ -130,11 +130,15 @@ def test_passages_are_float32_vectors_whichever_runtime_encodes_them(
     passages = [*PASSAGES, "Short.", " ".join(PASSAGES)]
     want = embedder.encode_documents(passages)
     onnx = onnx_embedders["onnx"]
-    for batch_size in (1, 2, len(passages)):
-        onnx.batch_size = batch_size
-        have = onnx.encode_documents(passages, progress=batch_size == 2)
-        assert have.dtype == np.float32 and have.shape == want.shape
-        assert np.abs(have - want).max() < FLOAT32_MAX_DIFF
+    configured = onnx.batch_size
+    try:
+        for batch_size in (1, 2, len(passages)):
+            onnx.batch_size = batch_size
+            have = onnx.encode_documents(passages, progress=batch_size == 2)
+            assert have.dtype == np.float32 and have.shape == want.shape
+            assert np.abs(have - want).max() < FLOAT32_MAX_DIFF
+    finally:
+        onnx.batch_size = configured  # the fixture is shared by the module's other tests
     int8 = onnx_embedders["onnx-int8"]
     assert np.array_equal(
         int8.encode_documents(passages[:2]), embedder.encode_documents(passages[:2])
