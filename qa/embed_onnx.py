@@ -69,7 +69,8 @@ def _pooling_mode(pooling: Any) -> str:
 def _embedding_module(model: Any) -> torch.nn.Module:
     """The transformer, mean pooling over the attention mask and L2 normalisation, as
     sentence-transformers computes them; raises OnnxGraphError for a model made otherwise (the
-    graph would silently give other vectors)."""
+    graph would silently give other vectors), or one whose default prompt `encode` would put
+    before every text (the graph sees the text alone)."""
     kinds = [type(module).__name__ for module in model]
     if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]) or (
         _pooling_mode(model[1]) != "mean"
@@ -77,6 +78,12 @@ def _embedding_module(model: Any) -> torch.nn.Module:
         raise OnnxGraphError(
             f"the ONNX query encoder exports a Transformer with mean Pooling (and Normalize); "
             f"this model is {kinds}: set embedding.runtime to torch"
+        )
+    prompt = getattr(model, "default_prompt_name", None)
+    if prompt:
+        raise OnnxGraphError(
+            f"this model puts its {prompt!r} prompt before every text, which the ONNX encoder "
+            "does not: set embedding.runtime to torch"
         )
 
     return traceable(model[0].auto_model, _mean_normalised)
@@ -104,13 +111,13 @@ def _example_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 
 def export_embedder_onnx(model: Any, path: Path, quantize: bool) -> Path:
     """Export the SentenceTransformer `model` to `path`, with int8 weights when `quantize`."""
+    module = _embedding_module(model)
     dynamic = {name: {0: "batch", 1: "sequence"} for name in TOKENIZER_INPUTS}
     dynamic[OUTPUT_NAME] = {0: "batch"}
     metadata = {
         _MAX_TOKENS_KEY: str(model.max_seq_length),
         _DIMENSION_KEY: str(model.get_embedding_dimension()),
     }
-    module = _embedding_module(model)
     return export_graph(module, _example_inputs(), path, [OUTPUT_NAME], dynamic, quantize, metadata)
 
 

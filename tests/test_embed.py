@@ -14,7 +14,8 @@ from qa.embed import (
     mean_of_rows,
     resolve_model_path,
 )
-from qa.embed_onnx import onnx_cache_path
+from qa.embed_onnx import export_embedder_onnx, onnx_cache_path
+from qa.onnx_runtime import OnnxGraphError
 from qa.wiring import make_embedder
 
 
@@ -178,3 +179,36 @@ def test_an_unknown_embedding_runtime_is_a_config_error(settings: Settings) -> N
     bad = replace(settings, embedding=replace(settings.embedding, runtime="tensorrt"))
     with pytest.raises(ConfigError, match="embedding.runtime"):
         make_embedder(bad)
+
+
+class Transformer:
+    pass
+
+
+class Pooling:
+    def __init__(self, mode: str) -> None:
+        self.pooling_mode = mode
+
+
+class FakeModel(list[object]):
+    """What the export looks at: the module kinds, the pooling mode, the default prompt."""
+
+    default_prompt_name: str | None = None
+
+
+@pytest.mark.parametrize(
+    ("modules", "prompt", "refusal"),
+    [
+        ([Transformer(), Pooling("cls")], None, "mean Pooling"),
+        ([Transformer()], None, "mean Pooling"),
+        ([Transformer(), Pooling("mean")], "query", "'query' prompt"),
+    ],
+)
+def test_the_onnx_export_refuses_a_model_whose_vectors_it_would_not_reproduce(
+    tmp_path: Path, modules: list[object], prompt: str | None, refusal: str
+) -> None:
+    model = FakeModel(modules)
+    model.default_prompt_name = prompt
+    with pytest.raises(OnnxGraphError, match=refusal):
+        export_embedder_onnx(model, tmp_path / "graph.onnx", quantize=False)
+    assert not (tmp_path / "graph.onnx").exists()
