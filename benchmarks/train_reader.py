@@ -33,7 +33,7 @@ from tqdm import tqdm  # noqa: E402
 
 from qa.metrics import best_f1, precision_recall  # noqa: E402
 from qa.question_swaps import swapped_questions  # noqa: E402
-from qa.reader import BASE_MODEL, CONTEXT_CHARS, SpanReader, reader_context  # noqa: E402
+from qa.reader import BASE_MODEL, SpanReader  # noqa: E402
 from qa.reader_training import (  # noqa: E402
     Trainer,
     TrainingPair,
@@ -67,7 +67,6 @@ def pairs_key(source: Source, args: argparse.Namespace) -> str:
     return (
         f"{source.path.stem}-q{source.questions}-n{args.negatives}"
         f"-x{int(args.cross_paragraph)}-u{args.unanswerable}-w{int(args.swapped)}-s{args.seed}"
-        f"-c{CONTEXT_CHARS}-o{args.other_articles}"
     )
 
 
@@ -83,7 +82,7 @@ def cached_pairs(source: Source, args: argparse.Namespace) -> list[TrainingPair]
     if path.is_file():
         with path.open(encoding="utf-8") as lines:
             rows = [json.loads(line) for line in lines]
-        return [TrainingPair(q, s, tuple(a) if a else None, c) for q, s, a, c in rows]  # type: ignore[misc]
+        return [TrainingPair(q, s, tuple(a) if a else None) for q, s, a in rows]  # type: ignore[misc]
     document = json.loads(source.path.read_text(encoding="utf-8"))
     args.work.mkdir(parents=True, exist_ok=True)
     split = args.work / f"sentences-{source.path.stem}.json"
@@ -105,12 +104,11 @@ def cached_pairs(source: Source, args: argparse.Namespace) -> list[TrainingPair]
         progress=lambda items: tqdm(items, desc=f"pairs {source.path.name}"),
         unanswerable=args.unanswerable,
         swapped=swapped,
-        other_articles=args.other_articles,
     )
     temporary = path.with_suffix(".partial")
     with temporary.open("w", encoding="utf-8") as out:
         for p in pairs:
-            out.write(json.dumps([p.question, p.sentence, p.answer, p.context]) + "\n")
+            out.write(json.dumps([p.question, p.sentence, p.answer]) + "\n")
     temporary.replace(path)
     return pairs
 
@@ -138,21 +136,16 @@ def gold_paragraph_figures(
     no-answer) over all questions."""
     squad = load_squad(dataset).limited(limit)
     splitter = SpacySplitter(entities=False)
-    articles = {a.id: a for a in squad.articles}
-    ids = list(articles)
-    found = splitter.split([articles[i].text for i in ids])
+    texts = {a.id: a.text for a in squad.articles}
+    ids = list(texts)
     sentences = {
-        i: [articles[i].text[s.start : s.end] for s in spans]
-        for i, spans in zip(ids, found, strict=True)
-    }
-    contexts = {
-        i: [reader_context(articles[i].title, articles[i].text[: s.start]) for s in spans]
-        for i, spans in zip(ids, found, strict=True)
+        i: [texts[i][s.start : s.end] for s in found]
+        for i, found in zip(ids, splitter.split([texts[i] for i in ids]), strict=True)
     }
     picked_right, picked_f1, given_f1, abstained, impossible = [], [], [], [], []
     for question in tqdm(squad.questions, desc="gold-paragraph eval"):
         candidates = sentences[question.article_id]
-        readings = reader.read(question.question, candidates, contexts[question.article_id])
+        readings = reader.read(question.question, candidates)
         spans = [r.best_span() for r in readings]
         top = int(np.argmax([s[0] for s in spans]))
         abstained.append(spans[top][0] < 0)
@@ -193,12 +186,6 @@ def main() -> None:
     parser.add_argument("--negatives", type=int, default=1, help="no-answer sentences a question")
     parser.add_argument(
         "--cross-paragraph", action="store_true", help="one negative from another paragraph"
-    )
-    parser.add_argument(
-        "--other-articles",
-        type=int,
-        default=0,
-        help="more no-answer sentences a question, from other articles (hardest by rare words)",
     )
     parser.add_argument(
         "--unanswerable",

@@ -33,7 +33,7 @@ from qa import answer_model
 from qa.dates import resolve_dates
 from qa.embed import Vectors
 from qa.lexical import LexicalIndex, content_words, word_spans
-from qa.reader import ReaderCalibration, Reading, SpanReader, reader_context
+from qa.reader import ReaderCalibration, Reading, SpanReader
 from qa.store import StoredChunk
 from qa.types import Answer, Article, Citation, Entity, Sentence
 
@@ -163,15 +163,6 @@ class Candidate:
     sentence: Sentence
     features: dict[str, float]
     score: float = 0.0
-
-
-def reader_inputs(candidates: Sequence[Candidate]) -> tuple[list[str], list[str]]:
-    """The candidates' sentences and what the reader is shown before each: the headline and
-    the text leading up to it (qa.reader.reader_context)."""
-    return (
-        [c.sentence.text for c in candidates],
-        [reader_context(c.article.title, c.article.text[: c.sentence.start]) for c in candidates],
-    )
 
 
 def _answer_type_entities(
@@ -451,8 +442,8 @@ class SentenceAnswerer:
             confidence, span = logistic(base_logit), (0, len(ranked[0].sentence.text))
         else:
             calibration = self.reader.calibration
-            sentences, contexts = reader_inputs(ranked[: calibration.depth])
-            readings = self.reader.read_ranked(question, sentences, contexts)
+            head = [c.sentence.text for c in ranked[: calibration.depth]]
+            readings = self.reader.read_ranked(question, head)
             ranked, confidence, span = combine_reading(ranked, readings, calibration, base_logit)
         top_confidence = round(confidence, 4)
         citations = tuple(

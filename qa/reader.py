@@ -40,11 +40,6 @@ MAX_ANSWER_TOKENS = 30
 RUN_OVERHEAD_TOKENS = 16
 # Frozen in training, so left out of the weights file: they load from the embedding package.
 FROZEN_SUFFIX = "word_embeddings.weight"
-# What the reader sees of the text before a sentence (reader_context): enough for the sentence
-# before it, which is where "he", "they" or "the deal" are named.
-CONTEXT_CHARS = 200
-# Between the context and the sentence, on the sentence's side of the input.
-CONTEXT_SEPARATOR = " [SEP] "
 _UNREACHABLE = -1e4
 
 
@@ -123,30 +118,6 @@ class Reading:
         if not len(first) or not len(last) or last[0] < first[0]:
             return _UNREACHABLE
         return float(self.start_logits[first[0]] + self.end_logits[last[0]]) - self.no_answer
-
-
-def reader_context(title: str, preceding: str) -> str:
-    """What the reader is shown before a sentence: the headline and the end of the text before
-    the sentence (at most CONTEXT_CHARS, from a word's start).
-
-    A sentence read alone often hides what it is about ("He is also credited with helping
-    draft …", "They also declared seven days of national mourning."); the reader learns to
-    take the subject from here, as a reader of the article would.
-    """
-    tail = " ".join(preceding.split())
-    if len(tail) > CONTEXT_CHARS:
-        tail = tail[-CONTEXT_CHARS:]
-        tail = tail[tail.find(" ") + 1 :] if " " in tail else tail
-    title = " ".join(title.split())
-    return f"{title} | {tail}" if title else tail
-
-
-def with_context(sentence: str, context: str) -> tuple[str, int]:
-    """The sentence side of the reader's input, and where the sentence starts in it."""
-    if not context:
-        return sentence, 0
-    prefix = context + CONTEXT_SEPARATOR
-    return prefix + sentence, len(prefix)
 
 
 class SpanReader:
@@ -228,32 +199,22 @@ class SpanReader:
             if self.runtime != "torch":
                 self._run = None
 
-    def read_ranked(
-        self, question: str, sentences: Sequence[str], contexts: Sequence[str] | None = None
-    ) -> list[Reading]:
+    def read_ranked(self, question: str, sentences: Sequence[str]) -> list[Reading]:
         """Readings of the first of `sentences` (best first) as deep as the calibration says:
         `depth` of them, or only `first_depth` when one of those is answer enough."""
         calibration = self.calibration
         head = list(sentences[: calibration.depth])
-        around = list(contexts[: len(head)]) if contexts is not None else [""] * len(head)
         first = calibration.first_depth
         if not 0 < first < len(head):
-            return self.read(question, head, around)
-        readings = self.read(question, head[:first], around[:first])
+            return self.read(question, head)
+        readings = self.read(question, head[:first])
         if max(r.best_span()[0] for r in readings) >= calibration.stop_score:
             return readings
-        return readings + self.read(question, head[first:], around[first:])
+        return readings + self.read(question, head[first:])
 
-    def read(
-        self, question: str, sentences: Sequence[str], contexts: Sequence[str] | None = None
-    ) -> list[Reading]:
-        """Each sentence read against the question, shown after its context (reader_context;
-        none if not given); spans and offsets are within the sentence."""
+    def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
         if not sentences:
             return []
-        if contexts is None:
-            contexts = [""] * len(sentences)
-        sides = [with_context(s, c) for s, c in zip(sentences, contexts, strict=True)]
         self.warm_up()
         assert self._run is not None
         # A fast tokenizer sets its truncation and padding on the shared Rust object for each
@@ -262,7 +223,7 @@ class SpanReader:
         with self._lock:
             encoded = self._tokenizer(
                 [question] * len(sentences),
-                [side for side, _ in sides],
+                list(sentences),
                 truncation="longest_first",
                 max_length=MAX_TOKENS,
                 padding=True,
@@ -279,18 +240,15 @@ class SpanReader:
             starts, ends = self._run(inputs)
             logits.update((row, (starts[i], ends[i])) for i, row in enumerate(group))
         readings = []
-        for row, (_, begins) in enumerate(sides):
+        for row in range(len(sentences)):
             sequence = encoded.sequence_ids(row)
-            tokens = np.asarray(
-                [i for i, s in enumerate(sequence) if s == 1 and offsets[row, i, 0] >= begins],
-                dtype=np.int64,
-            )
+            tokens = np.asarray([i for i, s in enumerate(sequence) if s == 1], dtype=np.int64)
             starts, ends = logits[row]
             readings.append(
                 Reading(
                     starts[tokens],
                     ends[tokens],
-                    offsets[row, tokens].astype(np.int64).reshape(-1, 2) - begins,
+                    offsets[row, tokens].astype(np.int64).reshape(-1, 2),
                     float(starts[0] + ends[0]),
                 )
             )

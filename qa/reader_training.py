@@ -16,9 +16,7 @@ where it stopped and ends with the same weights as an uninterrupted one.
 from __future__ import annotations
 
 import dataclasses
-import heapq
 import json
-import math
 import random
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -26,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qa.reader import FROZEN_SUFFIX, load_base, load_reader, reader_context, with_context
+from qa.reader import FROZEN_SUFFIX, load_base, load_reader
 from qa.text import Splitter
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -39,13 +37,11 @@ _STOPWORDS = frozenset(
 @dataclass(frozen=True)
 class TrainingPair:
     """A question and one sentence; `answer` is the answer's (start, end) character offsets in
-    the sentence, or None when the sentence does not answer; `context` is what the reader is
-    shown before the sentence (qa.reader.reader_context)."""
+    the sentence, or None when the sentence does not answer."""
 
     question: str
     sentence: str
     answer: tuple[int, int] | None
-    context: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,19 +75,11 @@ def _lacks(sentence: str, answers: set[str]) -> bool:
     return not any(answer in lowered for answer in answers)
 
 
-@dataclass(frozen=True)
-class _Sentence:
-    text: str
-    context: str
-
-
-def _hardest(
-    question_words: set[str], sentences: Sequence[_Sentence], count: int
-) -> list[_Sentence]:
+def _hardest(question_words: set[str], sentences: Sequence[str], count: int) -> list[str]:
     """The `count` sentences sharing most words with the question (stable for ties)."""
     scored = sorted(
         range(len(sentences)),
-        key=lambda i: -len(question_words & _content_words(sentences[i].text)),
+        key=lambda i: -len(question_words & _content_words(sentences[i])),
     )
     return [sentences[i] for i in scored[:count]]
 
@@ -114,7 +102,6 @@ def squad_pairs(
     progress: Callable[[Iterable[Any]], Iterable[Any]] = iter,
     unanswerable: int = 0,
     swapped: Mapping[str, str] | None = None,
-    other_articles: int = 0,
 ) -> list[TrainingPair]:
     """Training pairs from a SQuAD 1.1 / 2.0 object, its paragraphs split into sentences at
     `spans` (`paragraph_sentences`).
@@ -130,20 +117,13 @@ def squad_pairs(
     answer's text anywhere is never a negative (SQuAD 1.1's `answer_start` may point at another
     occurrence than the annotator's). With `limit`, that many questions are drawn at random.
     With `cross_paragraph`, one of the negatives (when there are two or more) comes from the
-    article's other paragraphs. `other_articles` more negatives come from other articles, the
-    ones sharing the rarest question words (`_OtherArticles`): at run time retrieval hands the
-    reader sentences of several articles, told apart only by their headline and context, and
-    same-article negatives all share one headline.
+    article's other paragraphs.
     """
     articles = document["data"]
     contexts = [p["context"] for a in articles for p in a["paragraphs"]]
-    titles = [str(a.get("title", "")).replace("_", " ") for a in articles for _ in a["paragraphs"]]
     sentences = [
-        [
-            _Sentence(context[start:end], reader_context(title, context[:start]))
-            for start, end in found
-        ]
-        for context, title, found in zip(contexts, titles, spans, strict=True)
+        [context[start:end] for start, end in found]
+        for context, found in zip(contexts, spans, strict=True)
     ]
     questions: list[tuple[int, int, dict[str, Any]]] = []
     index = 0
@@ -161,7 +141,6 @@ def squad_pairs(
     by_article: dict[int, list[int]] = {}
     for paragraph_index, number in enumerate(article_of):
         by_article.setdefault(number, []).append(paragraph_index)
-    elsewhere = _OtherArticles(sentences, article_of) if other_articles else None
     pairs: list[TrainingPair] = []
     for paragraph_index, number, qa in progress(questions):
         if qa.get("is_impossible") or not qa.get("answers"):
@@ -179,21 +158,19 @@ def squad_pairs(
         sentence_start, sentence_end = holding[0]
         context = contexts[paragraph_index]
         sentence = context[sentence_start:sentence_end]
-        around = reader_context(titles[paragraph_index], context[:sentence_start])
         pairs.append(
             TrainingPair(
                 qa["question"],
                 sentence,
                 (start - sentence_start, start + len(text) - sentence_start),
-                around,
             )
         )
         if swapped and qa.get("id") in swapped:
-            pairs.append(TrainingPair(swapped[qa["id"]], sentence, None, around))
+            pairs.append(TrainingPair(swapped[qa["id"]], sentence, None))
         answers = {a["text"].lower() for a in qa["answers"]}
         words = _content_words(qa["question"])
 
-        own = [s for s in sentences[paragraph_index] if _lacks(s.text, answers)]
+        own = [s for s in sentences[paragraph_index] if _lacks(s, answers)]
         from_others = 1 if cross_paragraph and negatives >= 2 else 0
         chosen = _hardest(words, own, negatives - from_others)
         if from_others:
@@ -202,81 +179,37 @@ def squad_pairs(
                 for other in by_article[number]
                 if other != paragraph_index
                 for s in sentences[other]
-                if _lacks(s.text, answers)
+                if _lacks(s, answers)
             ]
             chosen += _hardest(words, others, from_others)
-        if elsewhere is not None:
-            chosen += elsewhere.hardest(words, number, answers, other_articles)
-        pairs.extend(TrainingPair(qa["question"], s.text, None, s.context) for s in chosen)
+        pairs.extend(TrainingPair(qa["question"], s, None) for s in chosen)
     return pairs
 
 
-# A word in more sentences than this tells them apart too little to count (and the longest
-# posting lists would be most of the search's time): 2% of SQuAD 1.1's training sentences.
-_COMMON_WORD_SENTENCES = 2000
-
-
-class _OtherArticles:
-    """Every sentence by content word, to find the sentences of other articles that share the
-    most question words, each weighted by its rarity (log inverse sentence frequency)."""
-
-    def __init__(self, sentences: Sequence[Sequence[_Sentence]], article_of: Sequence[int]) -> None:
-        self.sentences = [(article_of[p], s) for p, found in enumerate(sentences) for s in found]
-        self.postings: dict[str, list[int]] = {}
-        for i, (_, sentence) in enumerate(self.sentences):
-            for word in _content_words(sentence.text):
-                self.postings.setdefault(word, []).append(i)
-
-    def hardest(
-        self, words: set[str], article: int, answers: set[str], count: int
-    ) -> list[_Sentence]:
-        total = len(self.sentences)
-        scores: dict[int, float] = {}
-        for word in sorted(words):
-            found = self.postings.get(word, [])
-            if not found or len(found) > _COMMON_WORD_SENTENCES:
-                continue
-            weight = math.log(total / len(found))
-            for i in found:
-                scores[i] = scores.get(i, 0.0) + weight
-        # Enough best-first to skip this article's own sentences and those holding the answer.
-        ranked = heapq.nsmallest(count + 50, scores, key=lambda i: (-scores[i], i))
-        chosen = []
-        for i in ranked:
-            owner, sentence = self.sentences[i]
-            if owner != article and _lacks(sentence.text, answers):
-                chosen.append(sentence)
-                if len(chosen) == count:
-                    break
-        return chosen
-
-
 def _unanswerable_pairs(
-    qa: dict[str, Any], sentences: Sequence[_Sentence], count: int
+    qa: dict[str, Any], sentences: Sequence[str], count: int
 ) -> list[TrainingPair]:
     plausible = {a["text"].lower() for a in qa.get("plausible_answers", []) if a["text"].strip()}
-    misleading = [s for s in sentences if plausible and not _lacks(s.text, plausible)][:1]
+    misleading = [s for s in sentences if plausible and not _lacks(s, plausible)][:1]
     rest = [s for s in sentences if s not in misleading]
     chosen = misleading + _hardest(_content_words(qa["question"]), rest, count - len(misleading))
-    return [TrainingPair(qa["question"], s.text, None, s.context) for s in chosen[:count]]
+    return [TrainingPair(qa["question"], s, None) for s in chosen[:count]]
 
 
 def encode_pairs(
     tokenizer: Any, pairs: Sequence[TrainingPair], max_tokens: int
 ) -> list[EncodedPair]:
     """Token ids and target tokens; a pair whose answer truncation cut off is dropped."""
-    sides = [with_context(p.sentence, p.context) for p in pairs]
     encoded = tokenizer(
         [p.question for p in pairs],
-        [side for side, _ in sides],
+        [p.sentence for p in pairs],
         truncation="only_second",
         max_length=max_tokens,
         return_offsets_mapping=True,
     )
     result = []
-    for row, (pair, (_, begins)) in enumerate(zip(pairs, sides, strict=True)):
-        span = None if pair.answer is None else (pair.answer[0] + begins, pair.answer[1] + begins)
-        target = answer_tokens(encoded, row, span)
+    for row, pair in enumerate(pairs):
+        target = answer_tokens(encoded, row, pair.answer)
         if target is None:
             continue
         result.append(

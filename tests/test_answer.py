@@ -89,9 +89,7 @@ class ScriptedReader(SpanReader):
     def warm_up(self) -> None:
         pass
 
-    def read(
-        self, question: str, sentences: Sequence[str], contexts: Sequence[str] | None = None
-    ) -> list[Reading]:
+    def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
         self.batches.append(list(sentences))
         return [
             Reading(

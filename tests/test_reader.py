@@ -14,14 +14,12 @@ from qa.embed import ModelNotFoundError
 from qa.reader import (
     BASE_MODEL,
     BUNDLED_WEIGHTS,
-    CONTEXT_CHARS,
     MAX_ANSWER_TOKENS,
     ReaderCalibration,
     Reading,
     SpanReader,
     length_groups,
     load_reader,
-    reader_context,
 )
 from qa.wiring import make_reader
 
@@ -80,32 +78,6 @@ def test_the_reader_finds_the_seed_answer_and_prefers_the_answering_sentence(
     assert "three years" in SEED_SENTENCE[start:end]
     assert score > unrelated.best_span()[0]
     assert reader.read(SEED_QUESTION, []) == []
-
-
-def test_the_context_is_the_headline_and_the_end_of_the_text_before_from_a_word_start() -> None:
-    assert reader_context("Troops to leave", "") == "Troops to leave | "
-    assert reader_context("", "The talks  ended.\nThen") == "The talks ended. Then"
-    long = "word " * 100 + "The deal was signed."
-    shown = reader_context("Trade  deal", long)
-    title, tail = shown.split(" | ")
-    assert title == "Trade deal"
-    assert tail.endswith("The deal was signed.") and tail.startswith("word")
-    assert len(tail) <= CONTEXT_CHARS
-
-
-def test_a_read_in_context_spans_only_the_sentence(reader: SpanReader) -> None:
-    # The context names a tempting time ("in 2014"); the span and every offset stay within the
-    # sentence, and a reading without context is the sentence read alone.
-    context = reader_context("Coalition forces to leave Iraq", "The coalition came in 2014.")
-    [in_context] = reader.read(SEED_QUESTION, [SEED_SENTENCE], [context])
-    score, start, end = in_context.best_span()
-    assert "three years" in SEED_SENTENCE[start:end]
-    assert in_context.offsets.min() >= 0 and in_context.offsets.max() <= len(SEED_SENTENCE)
-    assert in_context.offsets[0][0] == 0
-    [alone] = reader.read(SEED_QUESTION, [SEED_SENTENCE])
-    [empty] = reader.read(SEED_QUESTION, [SEED_SENTENCE], [""])
-    np.testing.assert_allclose(alone.start_logits, empty.start_logits, atol=1e-5)
-    assert len(alone.offsets) == len(in_context.offsets)
 
 
 def test_rows_of_very_different_lengths_run_apart_and_similar_ones_together() -> None:

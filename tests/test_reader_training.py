@@ -77,55 +77,6 @@ def test_pairs_hold_the_answer_and_hard_negatives_never_do() -> None:
     assert negatives[1].sentence in OTHER
 
 
-def test_each_pair_shows_its_sentence_after_the_headline_and_the_text_before_it() -> None:
-    document = squad("who built the bridge?", "Dorman Long")
-    spans = [sentence_spans(PARAGRAPH), sentence_spans(OTHER)]
-    positive, negative = squad_pairs(document, spans, negatives=1)
-    assert positive.context == "Bridge | The bridge opened in 1932."
-    # The hardest negative opens its paragraph: nothing before it but the headline.
-    assert (negative.sentence, negative.context) == ("The bridge opened in 1932.", "Bridge | ")
-
-
-def test_other_articles_give_negatives_sharing_the_rarest_question_words() -> None:
-    document = squad("who built the bridge's arch?", "Dorman Long")
-    document["data"].append(
-        {
-            "title": "Tower",
-            "paragraphs": [
-                {
-                    "context": "The tower has a spire. Its arch was built by Dorman Long. "
-                    "The arch of the tower was built by masons.",
-                    "qas": [],
-                }
-            ],
-        }
-    )
-    third = document["data"][1]["paragraphs"][0]["context"]
-    spans = [sentence_spans(PARAGRAPH), sentence_spans(OTHER), sentence_spans(third)]
-    positive, same_article, other_article = squad_pairs(document, spans, other_articles=1)
-    assert positive.answer is not None and same_article.context.startswith("Bridge | ")
-    # "arch" and "built" are rarer than "bridge"; the sentence that holds the answer is skipped.
-    assert other_article.sentence == "The arch of the tower was built by masons."
-    assert other_article.answer is None
-    before = "The tower has a spire. Its arch was built by Dorman Long."
-    assert other_article.context == f"Tower | {before}"
-
-
-def test_the_target_is_the_answer_in_the_sentence_not_its_twin_in_the_context(
-    trainable: tuple[Any, Any],
-) -> None:
-    tokenizer = trainable[1]
-    pair = TrainingPair("what opened?", "The bridge opened.", (4, 10), "Bridge | The bridge")
-    [encoded] = encode_pairs(tokenizer, [pair], 64)
-    tokens = tokenizer.convert_ids_to_tokens(encoded.input_ids)
-    assert tokens[encoded.start] == "bridge" and encoded.start == encoded.end
-    # Its twin in the context comes earlier, before the separator.
-    separators = [i for i, t in enumerate(tokens) if t == "[SEP]"]
-    assert len(separators) == 3 and separators[1] < encoded.start < separators[2]
-    [without] = encode_pairs(tokenizer, [TrainingPair("what opened?", "x", None, "ctx")], 64)
-    assert (without.start, without.end) == (0, 0)
-
-
 def test_an_unanswerable_question_reads_its_misleading_sentence_first_then_the_hardest() -> None:
     document = squad("who built the bridge?", "Dorman Long")
     question = document["data"][0]["paragraphs"][0]["qas"][0]
@@ -176,7 +127,7 @@ def test_a_swapped_question_names_something_its_paragraph_never_mentions() -> No
     spans = [sentence_spans(PARAGRAPH), sentence_spans(OTHER)]
     pairs = squad_pairs(document, spans, swapped=twin)
     assert pairs[0].answer is not None
-    assert pairs[1] == TrainingPair(twin["q1"], pairs[0].sentence, None, pairs[0].context)
+    assert pairs[1] == TrainingPair(twin["q1"], pairs[0].sentence, None)
 
 
 def test_an_answer_across_a_sentence_boundary_is_skipped() -> None:
