@@ -76,7 +76,7 @@ def _embedding_module(model: Any) -> torch.nn.Module:
         _pooling_mode(model[1]) != "mean"
     ):
         raise OnnxGraphError(
-            f"the ONNX query encoder exports a Transformer with mean Pooling (and Normalize); "
+            f"the ONNX encoder exports a Transformer with mean Pooling (and Normalize); "
             f"this model is {kinds}: set embedding.runtime to torch"
         )
     prompt = getattr(model, "default_prompt_name", None)

@@ -25,7 +25,7 @@ import numpy as np
 from qa.database import Database, DatabaseError, SQLiteDatabase
 from qa.embed import Embedder, Vectors
 from qa.store import ArticleFilter, ArticleRecord, ArticleStore, StoreError
-from qa.vectors import FaissVectorIndex, VectorIndex
+from qa.vectors import SAVED_FAISS_FILES, FaissVectorIndex, VectorIndex
 
 # 2: a chunk's vector is the normalised mean of its sentences' vectors (1: the chunk text with
 # its headline, encoded again). Folders of another format are refused, never mixed.
@@ -86,7 +86,7 @@ def _forget_another_stores_vectors(folder: Path, identity: str) -> None:
     if recorded == identity:
         return
     if recorded is not None:
-        stale = sorted(folder.glob("chunks.*.faiss"))
+        stale = sorted(folder.glob(SAVED_FAISS_FILES))
         for saved in stale:
             saved.unlink(missing_ok=True)
         logger.warning(

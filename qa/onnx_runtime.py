@@ -1,4 +1,4 @@
-"""What the ONNX paths of the reader (qa/reader_onnx.py) and the query encoder
+"""What the ONNX paths of the reader (qa/reader_onnx.py) and the embedder
 (qa/embed_onnx.py) share: one way to name, export, quantize, cache and run a graph.
 
 A graph is exported once from the torch model with the TorchScript exporter (it needs no
@@ -176,7 +176,7 @@ class OnnxSession:
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or available_cores()
-        # Idle pool threads sleep instead of spinning: the reader's and the query encoder's
+        # Idle pool threads sleep instead of spinning: the reader's and the embedder's
         # sessions each have a pool, and spinning ones took the cores from each other (news
         # test `qa eval`, both in ONNX on 2 threads: p50 137 ms spinning, 83 ms not).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")

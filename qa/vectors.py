@@ -63,6 +63,10 @@ def _faiss() -> Any:
     return faiss
 
 
+# Every vector file FaissVectorIndex saves (`_path`), whatever its kind and generation.
+SAVED_FAISS_FILES = "chunks.*.faiss"
+
+
 def _id_array(ids: Collection[int]) -> np.ndarray:
     return np.fromiter((int(i) for i in ids), dtype=np.int64, count=len(ids))
 
@@ -245,7 +249,7 @@ class FaissVectorIndex:
             with open(temporary, "rb") as handle:
                 os.fsync(handle.fileno())
             os.replace(temporary, path)
-        for old in self.folder.glob("chunks.*.faiss"):
+        for old in self.folder.glob(SAVED_FAISS_FILES):
             if old != path:
                 old.unlink(missing_ok=True)
 
