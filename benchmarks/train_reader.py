@@ -33,7 +33,7 @@ from tqdm import tqdm  # noqa: E402
 
 from qa.metrics import best_f1, precision_recall  # noqa: E402
 from qa.question_swaps import swapped_questions  # noqa: E402
-from qa.reader import BASE_MODEL, SpanReader  # noqa: E402
+from qa.reader import BASE_MODEL, SpanReader, load_reader  # noqa: E402
 from qa.reader_training import (  # noqa: E402
     Trainer,
     TrainingPair,
@@ -210,6 +210,16 @@ def main() -> None:
     parser.add_argument(
         "--bfloat16", action="store_true", help="bfloat16 autocast (faster on AVX-512 BF16 CPUs)"
     )
+    parser.add_argument(
+        "--teacher",
+        type=Path,
+        help="reader weights whose readings the model also learns to match (distillation)",
+    )
+    parser.add_argument(
+        "--int8-aware",
+        action="store_true",
+        help="train through the onnx-int8 runtime's rounding (quantization-aware fine-tuning)",
+    )
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--eval", type=Path, help="SQuAD 2.0 file for gold-paragraph figures")
     parser.add_argument("--eval-limit", type=int, help="first N questions of --eval")
@@ -225,6 +235,8 @@ def main() -> None:
         max_tokens=args.max_tokens,
         seed=args.seed,
         bfloat16=args.bfloat16,
+        int8_aware=args.int8_aware,
+        teacher=str(args.teacher or ""),
     )
     encoded = encode_pairs(tokenizer, pairs, settings.max_tokens)
     answering = sum(p.start > 0 for p in encoded)
@@ -232,8 +244,10 @@ def main() -> None:
     run = args.work / (
         f"run-{run_key(args)}-e{settings.epochs}-b{settings.batch_size}"
         f"-lr{settings.learning_rate}-t{settings.max_tokens}{'-bf16' if settings.bfloat16 else ''}"
+        f"{'-int8' if settings.int8_aware else ''}{'-taught' if args.teacher else ''}"
     )
-    trainer = Trainer(model, encoded, settings, run, tokenizer.pad_token_id)
+    teacher = load_reader(BASE_MODEL, args.teacher)[0] if args.teacher else None
+    trainer = Trainer(model, encoded, settings, run, tokenizer.pad_token_id, teacher)
     losses = trainer.train()
     weights = args.out or run / "reader.safetensors"
     save_weights(model, weights)
@@ -244,7 +258,9 @@ def main() -> None:
         f"last steps' mean loss {np.mean(tail):.3f}"
     )
     if args.eval:
-        reader = SpanReader(BASE_MODEL, weights)
+        # An int8-aware reader is judged as it will run: through the int8 graph.
+        runtime = "onnx-int8" if settings.int8_aware else "torch"
+        reader = SpanReader(BASE_MODEL, weights, runtime=runtime)
         print(json.dumps(gold_paragraph_figures(reader, args.eval, args.eval_limit), indent=2))
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qa.int8_simulation import simulate_int8
 from qa.reader import FROZEN_SUFFIX, load_base, load_reader
 from qa.text import Splitter
 
@@ -56,6 +57,13 @@ class TrainingSettings:
     # bfloat16 autocast: about 1.8x faster on CPUs with AVX-512 BF16; the weights and the
     # optimiser stay float32.
     bfloat16: bool = False
+    # Compute in the forward pass with the int8 rounding of the `onnx-int8` runtime
+    # (qa/int8_simulation.py), so the weights learn to keep their answers when quantized.
+    int8_aware: bool = False
+    # Weights of a teacher reader whose start and end distributions the model also learns to
+    # match (the Trainer is given the loaded teacher): an int8-aware copy of a reader then
+    # keeps that reader's choices, not only the labels' (named here for the checkpoint check).
+    teacher: str = ""
 
 
 @dataclass(frozen=True)
@@ -300,13 +308,19 @@ class Trainer:
         settings: TrainingSettings,
         folder: Path | None = None,
         pad_id: int = 0,
+        teacher: Any = None,
     ) -> None:
+        if (teacher is not None) != bool(settings.teacher):
+            raise ValueError("settings.teacher names the teacher model given, and only then")
         self.model = model
+        self.teacher = teacher.eval() if teacher is not None else None
         self.encoded = encoded
         self.settings = settings
         self.folder = folder
         self.pad_id = pad_id
         self.batches = batch_order(encoded, settings.batch_size, settings.epochs, settings.seed)
+        if settings.int8_aware:
+            simulate_int8(model)
 
     def _fingerprint(self) -> dict[str, Any]:
         return {"settings": dataclasses.asdict(self.settings), "pairs": len(self.encoded)}
@@ -355,7 +369,7 @@ class Trainer:
         ) as bar:
             for step in range(done, last):
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings.bfloat16):
-                    loss = self.model(**self._collate(self.batches[step])).loss
+                    loss = self._loss(self._collate(self.batches[step]))
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(parameters, 1.0)
                 optimizer.step()
@@ -370,6 +384,31 @@ class Trainer:
                     self._checkpoint(step + 1, optimizer, scheduler)
         self.model.eval()
         return losses
+
+    def _loss(self, batch: dict[str, Any]) -> Any:
+        """The labels' loss, plus the distance to the teacher's readings when there is one."""
+        import torch
+
+        output = self.model(**batch)
+        if self.teacher is None:
+            return output.loss
+        inputs = {k: batch[k] for k in ("input_ids", "token_type_ids", "attention_mask")}
+        with torch.no_grad():
+            taught = self.teacher(**inputs)
+        padding = batch["attention_mask"] == 0
+        distance = sum(
+            torch.nn.functional.kl_div(
+                torch.log_softmax(mine.float().masked_fill(padding, -1e4), dim=-1),
+                torch.log_softmax(theirs.float().masked_fill(padding, -1e4), dim=-1),
+                log_target=True,
+                reduction="batchmean",
+            )
+            for mine, theirs in (
+                (output.start_logits, taught.start_logits),
+                (output.end_logits, taught.end_logits),
+            )
+        )
+        return output.loss + distance / 2
 
     def _checkpoint(self, done: int, optimizer: Any, scheduler: Any) -> None:
         if self.folder is None:

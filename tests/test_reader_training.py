@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -163,15 +164,21 @@ PLANTED = [
 TINY = TrainingSettings(epochs=12, batch_size=3, learning_rate=3e-4, seed=1, checkpoint_every=4)
 
 
+@pytest.mark.parametrize("int8_aware", [False, True], ids=["float32", "int8-aware"])
 def test_a_tiny_run_lowers_the_loss_and_finds_a_planted_span(
-    trainable: tuple[Any, Any], tmp_path: Path
+    trainable: tuple[Any, Any], tmp_path: Path, int8_aware: bool
 ) -> None:
+    # Int8-aware training is read back as it will be served: through the int8 graph.
     model, tokenizer = copy.deepcopy(trainable[0]), trainable[1]
     encoded = encode_pairs(tokenizer, PLANTED, 64)
-    losses = Trainer(model, encoded, TINY, None, tokenizer.pad_token_id).train(progress=False)
+    settings = dataclasses.replace(TINY, int8_aware=int8_aware)
+    losses = Trainer(model, encoded, settings, None, tokenizer.pad_token_id).train(progress=False)
     assert sum(losses[-4:]) / 4 < sum(losses[:4]) / 4 / 2
     save_weights(model, tmp_path / "tiny.safetensors")
-    reader = SpanReader(BASE_MODEL, tmp_path / "tiny.safetensors")
+    runtime = "onnx-int8" if int8_aware else "torch"
+    reader = SpanReader(
+        BASE_MODEL, tmp_path / "tiny.safetensors", runtime=runtime, cache_dir=tmp_path
+    )
     planted, empty = reader.read("what is the code word?", [PLANTED[1].sentence, "It rained."])
     score, start, end = planted.best_span()
     assert PLANTED[1].sentence[start:end] == "lantern"
@@ -205,3 +212,28 @@ def test_a_checkpoint_of_another_run_is_refused(trainable: tuple[Any, Any], tmp_
     other = TrainingSettings(epochs=1, batch_size=3, seed=2, checkpoint_every=1)
     with pytest.raises(ValueError, match="another training run"):
         Trainer(copy.deepcopy(trainable[0]), encoded, other, tmp_path).train(progress=False)
+
+
+def test_a_teacher_adds_only_its_distance_to_the_labels_loss(
+    trainable: tuple[Any, Any],
+) -> None:
+    tokenizer = trainable[1]
+    encoded = encode_pairs(tokenizer, PLANTED, 64)
+    plain = TrainingSettings(epochs=1, batch_size=3, seed=1)
+    taught = dataclasses.replace(plain, teacher="a copy of the student")
+    with pytest.raises(ValueError, match="teacher"):
+        Trainer(copy.deepcopy(trainable[0]), encoded, taught)
+    alone = Trainer(copy.deepcopy(trainable[0]), encoded, plain).train(progress=False)
+    # A teacher that reads as the student does is near distance 0 on the first step (dropout,
+    # on in training, is the difference; padding adds nothing); a different one is not.
+    twin = Trainer(
+        copy.deepcopy(trainable[0]), encoded, taught, teacher=copy.deepcopy(trainable[0])
+    ).train(progress=False, stop_after=1)
+    assert alone[0] <= twin[0] < alone[0] + 0.02
+    other_teacher = copy.deepcopy(trainable[0])
+    with torch.no_grad():
+        other_teacher.qa_outputs.weight.normal_()
+    farther = Trainer(copy.deepcopy(trainable[0]), encoded, taught, teacher=other_teacher).train(
+        progress=False, stop_after=1
+    )
+    assert farther[0] > alone[0] + 0.1
