@@ -61,6 +61,15 @@ def simulate_int8(model: Any) -> Any:
     save and load as any reader's."""
     import torch
 
+    from qa.onnx_runtime import PER_CHANNEL, WEIGHT_TYPE
+
+    if (WEIGHT_TYPE, PER_CHANNEL) != ("QInt8", True):
+        # The rounding below is that of signed per-channel weights; another export setting
+        # would make training see other arithmetic than serving, without a word.
+        raise NotImplementedError(
+            f"no simulation of {WEIGHT_TYPE} weights, per channel {PER_CHANNEL}"
+        )
+
     class Int8Linear(torch.nn.Linear):
         def forward(self, input: torch.Tensor) -> torch.Tensor:
             return torch.nn.functional.linear(

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.int8_simulation import simulate_int8
+from qa.onnx_runtime import TOKENIZER_INPUTS
 from qa.reader import FROZEN_SUFFIX, load_base, load_reader
 from qa.text import Splitter
 
@@ -299,7 +300,8 @@ def save_weights(model: Any, path: Path) -> None:
 class Trainer:
     """Runs the fine-tuning of `model` over `encoded` with checkpoints in `folder` (None: no
     checkpoints). `train()` resumes from the folder's checkpoint when its settings match and
-    refuses one written with other settings or data, rather than mixing two runs."""
+    refuses one written with other settings or data, rather than mixing two runs. With
+    `settings.int8_aware` the model is made to compute in int8 in place (simulate_int8)."""
 
     def __init__(
         self,
@@ -392,7 +394,7 @@ class Trainer:
         output = self.model(**batch)
         if self.teacher is None:
             return output.loss
-        inputs = {k: batch[k] for k in ("input_ids", "token_type_ids", "attention_mask")}
+        inputs = {name: batch[name] for name in TOKENIZER_INPUTS}
         with torch.no_grad():
             taught = self.teacher(**inputs)
         padding = batch["attention_mask"] == 0
