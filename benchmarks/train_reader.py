@@ -1,7 +1,7 @@
 """Train the extractive reader (qa/reader.py) on SQuAD questions; resumable, seeded.
 
     python benchmarks/train_reader.py TRAIN.json[:N]... --work /tmp/qa-reader \
-        [--negatives 1] [--cross-paragraph] [--unanswerable 0] [--swapped] [--start-from WEIGHTS] \
+        [--negatives 1] [--cross-paragraph] [--unanswerable 0] [--start-from WEIGHTS] \
         [--epochs 1] [--seed 0] [--eval SQUAD2.json] [--out qa/models/reader.safetensors]
 
 Each TRAIN.json is SQuAD 1.1 or 2.0, for example the SQuAD 1.1 training set (the first stage)
@@ -22,7 +22,6 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -31,8 +30,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from qa.files import replaced_atomically  # noqa: E402
 from qa.metrics import best_f1, precision_recall  # noqa: E402
-from qa.question_swaps import swapped_questions  # noqa: E402
 from qa.reader import BASE_MODEL, SpanReader, load_reader  # noqa: E402
 from qa.reader_training import (  # noqa: E402
     Trainer,
@@ -66,7 +65,7 @@ class Source:
 def pairs_key(source: Source, args: argparse.Namespace) -> str:
     return (
         f"{source.path.stem}-q{source.questions}-n{args.negatives}"
-        f"-x{int(args.cross_paragraph)}-u{args.unanswerable}-w{int(args.swapped)}-s{args.seed}"
+        f"-x{int(args.cross_paragraph)}-u{args.unanswerable}-s{args.seed}"
     )
 
 
@@ -91,9 +90,8 @@ def cached_pairs(source: Source, args: argparse.Namespace) -> list[TrainingPair]
     else:
         print(f"splitting {source.path.name} into sentences ...", flush=True)
         spans = paragraph_sentences(document, SpacySplitter(entities=False, batch_size=256))
-        split.with_suffix(".partial").write_text(json.dumps(spans), encoding="utf-8")
-        split.with_suffix(".partial").replace(split)
-    swapped = question_swaps(document, args.seed) if args.swapped else None
+        with replaced_atomically(split) as temporary:
+            temporary.write_text(json.dumps(spans), encoding="utf-8")
     pairs = squad_pairs(
         document,
         spans,
@@ -103,28 +101,11 @@ def cached_pairs(source: Source, args: argparse.Namespace) -> list[TrainingPair]
         args.seed,
         progress=lambda items: tqdm(items, desc=f"pairs {source.path.name}"),
         unanswerable=args.unanswerable,
-        swapped=swapped,
     )
-    temporary = path.with_suffix(".partial")
-    with temporary.open("w", encoding="utf-8") as out:
+    with replaced_atomically(path) as temporary, temporary.open("w", encoding="utf-8") as out:
         for p in pairs:
             out.write(json.dumps([p.question, p.sentence, p.answer]) + "\n")
-    temporary.replace(path)
     return pairs
-
-
-def question_swaps(document: dict[str, Any], seed: int) -> dict[str, str]:
-    """Every answerable question with one entity swapped (`qa.question_swaps`)."""
-    questions = [qa for a in document["data"] for p in a["paragraphs"] for qa in p["qas"]]
-    print(f"finding the entities of {len(questions)} questions ...", flush=True)
-    found = SpacySplitter(batch_size=256).split([qa["question"] for qa in questions])
-    entities = {
-        qa["id"]: [entity for sentence in sentences for entity in sentence.entities]
-        for qa, sentences in zip(questions, found, strict=True)
-    }
-    swapped = swapped_questions(document, entities, seed)
-    print(f"{len(swapped)} questions have a swapped twin", flush=True)
-    return swapped
 
 
 def gold_paragraph_figures(
@@ -192,12 +173,6 @@ def main() -> None:
         type=int,
         default=0,
         help="no-answer sentences per SQuAD 2.0 unanswerable question (0: skip those questions)",
-    )
-    parser.add_argument(
-        "--swapped",
-        action="store_true",
-        help="each answerable question with a swappable entity also gives its swapped twin "
-        "against its answer sentence, as no answer (qa/question_swaps.py)",
     )
     parser.add_argument(
         "--start-from", type=Path, help="continue from these reader weights (a second stage)"

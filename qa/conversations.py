@@ -121,7 +121,7 @@ class ConversationStore:
         self.ttl_seconds = ttl_seconds
         self.max_conversations = max_conversations
         self._clock = clock
-        with database.transaction(write=True):
+        with database.schema_change():
             for statement in _SCHEMA:
                 database.execute(statement)
 

@@ -40,6 +40,12 @@ class Database(Protocol):
         consistent snapshot across several statements."""
         ...
 
+    def schema_change(self) -> AbstractContextManager[None]:
+        """A write transaction for CREATE … IF NOT EXISTS, one at a time across connections:
+        PostgreSQL's IF NOT EXISTS fails, rather than waits, when another connection creates the
+        same table at that moment (two replicas starting on a fresh database)."""
+        ...
+
     def integrity_problems(self) -> list[str]: ...
 
     def close(self) -> None: ...
@@ -99,6 +105,9 @@ class SQLiteDatabase:
         begin = "BEGIN IMMEDIATE" if write else "BEGIN DEFERRED"
         return _transaction(self._lock, self._connection.execute, begin)
 
+    def schema_change(self) -> AbstractContextManager[None]:
+        return self.transaction(write=True)  # BEGIN IMMEDIATE already excludes other writers
+
     def integrity_problems(self) -> list[str]:
         rows = [row[0] for row in self._connection.execute("PRAGMA integrity_check")]
         return [] if rows == ["ok"] else [f"{self.name}: SQLite integrity check: {'; '.join(rows)}"]
@@ -136,6 +145,11 @@ def scratch_schema(dsn: str, prefix: str) -> Iterator[str]:
     finally:
         with psycopg.connect(dsn, autocommit=True) as connection:
             connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+# The advisory lock key qa's schema changes hold (any constant that other software is unlikely
+# to pick: "qa-schm" in ASCII).
+_SCHEMA_LOCK = 0x71612D7363686D
 
 
 class PostgresDatabase:
@@ -186,6 +200,12 @@ class PostgresDatabase:
     def transaction(self, write: bool) -> AbstractContextManager[None]:
         level = "READ COMMITTED" if write else "REPEATABLE READ READ ONLY"
         return _transaction(self._lock, self._connection.execute, f"BEGIN ISOLATION LEVEL {level}")
+
+    @contextmanager
+    def schema_change(self) -> Iterator[None]:
+        with self.transaction(write=True):
+            self.execute("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
+            yield
 
     def integrity_problems(self) -> list[str]:
         return []  # the server keeps its own pages sound; the store checks its rows itself

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -24,6 +23,7 @@ import numpy as np
 
 from qa.database import Database, DatabaseError, SQLiteDatabase
 from qa.embed import Embedder, Vectors
+from qa.files import replaced_atomically
 from qa.store import ArticleFilter, ArticleRecord, ArticleStore, StoreError
 from qa.vectors import SAVED_FAISS_FILES, FaissVectorIndex, VectorIndex
 
@@ -51,13 +51,8 @@ class Manifest:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    # Named for this process: workers of one server may open (and write to) the folder at once.
-    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    with replaced_atomically(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
 
 
 def read_manifest(folder: Path) -> Manifest | None:

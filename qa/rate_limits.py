@@ -57,7 +57,7 @@ class DatabaseRateLimitStorage(Storage):
         self.database = database
         self._clock = clock
         self._next_purge = 0.0
-        with database.transaction(write=True):
+        with database.schema_change():
             for statement in _SCHEMA:
                 database.execute(statement)
 

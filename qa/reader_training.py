@@ -19,11 +19,12 @@ import dataclasses
 import json
 import random
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qa.files import replaced_atomically
 from qa.int8_simulation import simulate_int8
 from qa.onnx_runtime import TOKENIZER_INPUTS
 from qa.reader import FROZEN_SUFFIX, load_base, load_reader
@@ -110,7 +111,6 @@ def squad_pairs(
     seed: int = 0,
     progress: Callable[[Iterable[Any]], Iterable[Any]] = iter,
     unanswerable: int = 0,
-    swapped: Mapping[str, str] | None = None,
 ) -> list[TrainingPair]:
     """Training pairs from a SQuAD 1.1 / 2.0 object, its paragraphs split into sentences at
     `spans` (`paragraph_sentences`).
@@ -118,9 +118,7 @@ def squad_pairs(
     A SQuAD 2.0 unanswerable question gives `unanswerable` no-answer pairs (0: none): the
     sentence holding its plausible answer first (the one written to mislead), then the hardest
     by question words. They teach the reader that a sentence on the question's topic, even one
-    with a fitting phrase, may still not answer it. An answerable question whose id is in
-    `swapped` (`qa.question_swaps`) also gives the swapped question against its own answer
-    sentence, as no answer.
+    with a fitting phrase, may still not answer it.
 
     A question whose answer crosses a sentence boundary is skipped. A sentence that holds the
     answer's text anywhere is never a negative (SQuAD 1.1's `answer_start` may point at another
@@ -174,8 +172,6 @@ def squad_pairs(
                 (start - sentence_start, start + len(text) - sentence_start),
             )
         )
-        if swapped and qa.get("id") in swapped:
-            pairs.append(TrainingPair(swapped[qa["id"]], sentence, None))
         answers = {a["text"].lower() for a in qa["answers"]}
         words = _content_words(qa["question"])
 
@@ -292,9 +288,8 @@ def save_weights(model: Any, path: Path) -> None:
 
     tuned = {name: t.to(torch.float16).contiguous() for name, t in trainable_state(model).items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".partial")
-    save_file(tuned, str(temporary))
-    temporary.replace(path)
+    with replaced_atomically(path) as temporary:
+        save_file(tuned, str(temporary))
 
 
 class Trainer:
@@ -426,9 +421,8 @@ class Trainer:
             "scheduler": scheduler.state_dict(),
             "rng": torch.get_rng_state(),
         }
-        temporary = self.folder / "checkpoint.pt.partial"
-        torch.save(state, temporary)
-        temporary.replace(self.folder / "checkpoint.pt")
+        with replaced_atomically(self.folder / "checkpoint.pt") as temporary:
+            torch.save(state, temporary)
 
     def _resume(self, optimizer: Any, scheduler: Any) -> int:
         if self.folder is None or not (self.folder / "checkpoint.pt").is_file():

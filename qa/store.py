@@ -199,7 +199,7 @@ class ArticleStore:
         self.dimension = dimension
         schema = _SCHEMA.format(blob=database.blob_type, serial=database.serial_primary_key)
         try:
-            with database.transaction(write=True):
+            with database.schema_change():
                 for statement in schema.split(";"):
                     if statement.strip():
                         database.execute(statement)
@@ -233,9 +233,9 @@ class ArticleStore:
     def _add_passage_terms(self) -> None:
         """Give a PostgreSQL store the passage_terms column and its index if it lacks them, and
         fill the column for chunks written without it (by a qa from before it). The catalog is
-        asked first, so that opening a current store takes no lock on its tables (IF NOT EXISTS
-        covers replicas opening an old store at once)."""
-        with self.database.transaction(write=True):
+        asked first, so that opening a current store takes no lock on its tables; replicas
+        opening an old store at once take turns (`schema_change`)."""
+        with self.database.schema_change():
             if not self.database.execute(
                 "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
                 "AND table_name = 'chunks' AND column_name = 'passage_terms'"

@@ -107,14 +107,30 @@ class SpacySplitter:
         if self._nlp is not None:
             return
         import spacy
+        from thinc.api import NumpyOps
 
         unused = _UNUSED_SPACY_COMPONENTS + ([] if self.entities else ["ner"])
         nlp = spacy.load(self.model, exclude=unused)
         nlp.enable_pipe("senter")
+        # numpy's BLAS (OpenBLAS, with this CPU's AVX-512 kernels) instead of thinc's default
+        # blis: the recogniser's matrix products are its costliest part, and the whole split
+        # took 3.2 s instead of 4.4 s for 128 Wikinews articles, with the same entities.
+        blas = NumpyOps(use_blis=False)
+        for _, component in nlp.pipeline:
+            for layer in component.model.walk():
+                layer.ops = blas
         self._nlp = nlp
 
     def split(self, texts: Sequence[str]) -> list[list[SentenceSpan]]:
+        from threadpoolctl import threadpool_limits
+
         self.warm_up()
+        # One BLAS thread: ingest splits beside the encoder, which has the cores (with two
+        # threads splitting was no faster there).
+        with threadpool_limits(1, user_api="blas"):
+            return self._split(texts)
+
+    def _split(self, texts: Sequence[str]) -> list[list[SentenceSpan]]:
         paragraphs = [(i, s, e) for i, text in enumerate(texts) for s, e in _paragraph_spans(text)]
         results: list[list[SentenceSpan]] = [[] for _ in texts]
         docs = self._nlp.pipe((texts[i][s:e] for i, s, e in paragraphs), batch_size=self.batch_size)

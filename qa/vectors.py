@@ -8,7 +8,6 @@ what is gone).
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,6 +16,7 @@ import numpy as np
 
 from qa.config import ConfigError
 from qa.embed import Vectors
+from qa.files import replaced_atomically
 
 FAISS_KINDS = ("flat", "hnsw", "ivf_flat", "ivf_sq8", "ivf_pq")
 
@@ -243,12 +243,8 @@ class FaissVectorIndex:
         faiss = _faiss()
         path = self._path(generation)
         if not path.exists():
-            # Named for this process: two `qa serve` workers may save the same generation at once.
-            temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-            faiss.write_index(self._index, str(temporary))
-            with open(temporary, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(temporary, path)
+            with replaced_atomically(path) as temporary:
+                faiss.write_index(self._index, str(temporary))
         for old in self.folder.glob(SAVED_FAISS_FILES):
             if old != path:
                 old.unlink(missing_ok=True)

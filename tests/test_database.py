@@ -1,10 +1,24 @@
 """Choosing and reaching a database: locations, and errors that name it without its password."""
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from qa.database import DatabaseError, SQLiteDatabase, open_database, redact_password
+from backends import DATABASES, postgres_schema
+from qa.conversations import ConversationStore
+from qa.database import (
+    Database,
+    DatabaseError,
+    PostgresDatabase,
+    SQLiteDatabase,
+    open_database,
+    redact_password,
+)
+from qa.rate_limits import DatabaseRateLimitStorage
+from qa.store import ArticleStore
 
 
 def test_locations(tmp_path: Path) -> None:
@@ -34,3 +48,47 @@ def test_redact_password() -> None:
     assert redact_password("postgresql://u:p@h/db") == "postgresql://u:***@h/db"
     assert redact_password("postgresql://u@h/db") == "postgresql://u@h/db"
     assert redact_password("sqlite") == "sqlite"
+
+
+@contextmanager
+def connector(kind: str, folder: Path) -> Iterator[Callable[[], Database]]:
+    """Opens new connections to one fresh database of this kind."""
+    if kind == "postgres":
+        with postgres_schema() as dsn:
+            yield lambda: PostgresDatabase(dsn)
+    else:
+        yield lambda: SQLiteDatabase(folder / "store.sqlite")
+
+
+@pytest.mark.parametrize("kind", DATABASES)
+def test_replicas_starting_together_on_a_fresh_database_all_open_it(
+    kind: str, tmp_path: Path
+) -> None:
+    """Each creates the tables it finds missing; on PostgreSQL two CREATE TABLE IF NOT EXISTS
+    of one table at once fail unless they take turns (six at once failed 10 times in 10)."""
+    replicas = 6
+    with connector(kind, tmp_path) as connect:
+        started = threading.Barrier(replicas)
+        errors: list[Exception] = []
+        identities: list[str | None] = []
+
+        def start_replica() -> None:
+            database = connect()
+            started.wait()
+            try:
+                store = ArticleStore(database, 8, "model")
+                ConversationStore(database, 60.0, 10)
+                DatabaseRateLimitStorage(database=database)
+                identities.append(store.get_meta("identity"))
+            except Exception as error:  # noqa: BLE001 - every failure is the test's finding
+                errors.append(error)
+            finally:
+                database.close()
+
+        threads = [threading.Thread(target=start_replica) for _ in range(replicas)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+    assert len(identities) == replicas and len(set(identities)) == 1

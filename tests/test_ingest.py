@@ -6,7 +6,7 @@ import numpy as np
 from conftest import SEED_ARTICLE, SEED_FURNITURE
 from qa.embed import HashEmbedder, Vectors
 from qa.index import Index
-from qa.ingest import INGEST_STAGES, Ingester
+from qa.ingest import FIRST_BATCH_ARTICLES, INGEST_STAGES, Ingester
 from qa.text import SpacySplitter
 from qa.types import Article
 
@@ -93,6 +93,20 @@ def test_chunk_vectors_are_the_normalised_mean_of_their_sentences_and_nothing_is
         mean = embedder.encode_documents([s.text for s in own]).mean(axis=0)
         assert np.allclose(vector, mean / np.linalg.norm(mean), atol=1e-6)
     assert set(report.seconds) == set(INGEST_STAGES)
+
+
+def test_batches_start_small_and_double_up_to_the_configured_size(
+    tmp_path: Path, splitter: SpacySplitter
+) -> None:
+    """Encoding waits for the first batch's split, so the first batch is small."""
+    embedder = CountingEmbedder()
+    index = Index.open(tmp_path, embedder, 3, 1, create=True)
+    articles = [Article(f"a{n}", f"A{n}", f"Story {n} opened. It ran.") for n in range(60)]
+    batches: list[int] = []
+    Ingester(index, embedder, splitter, 32).ingest_articles(articles, None, batches.append)
+    assert FIRST_BATCH_ARTICLES == 8
+    assert batches == [8, 16, 32, 4]
+    assert index.store.count() == 60
 
 
 def test_batches_commit_in_order_while_the_next_is_split_and_repeats_across_batches_are_known(

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 import torch
 
-from qa.question_swaps import swapped_questions
 from qa.reader import BASE_MODEL, SpanReader
 from qa.reader_training import (
     Trainer,
@@ -20,7 +19,6 @@ from qa.reader_training import (
     save_weights,
     squad_pairs,
 )
-from qa.types import Entity
 
 PARAGRAPH = (
     "The bridge opened in 1932. It was built by Dorman Long. "
@@ -93,42 +91,6 @@ def test_an_unanswerable_question_reads_its_misleading_sentence_first_then_the_h
     assert [p.answer for p in pairs] == [None, None]
     assert pairs[0].sentence == "It was built by Dorman Long."
     assert pairs[1].sentence == "Its arch spans 503 metres."
-
-
-def entities(question: str, *names: tuple[str, str]) -> list[Entity]:
-    return [
-        Entity(label, question.index(text), question.index(text) + len(text))
-        for label, text in names
-    ]
-
-
-def test_a_swapped_question_names_something_its_paragraph_never_mentions() -> None:
-    document = squad("When did the Dorman Long's crew open the bridge?", "1932")
-    other = {"id": "q2", "question": "Did Sydney or Redpath pay in 1990?", "answers": []}
-    document["data"][0]["paragraphs"][1]["qas"] = [other]
-    found = {
-        # spaCy puts "the" and "'s" inside entities; they stay in the question.
-        "q1": entities(
-            document["data"][0]["paragraphs"][0]["qas"][0]["question"], ("ORG", "the Dorman Long's")
-        ),
-        # Sydney is a GPE, not an ORG; "1990" has no ORG to replace.
-        "q2": entities(other["question"], ("GPE", "Sydney"), ("ORG", "Redpath"), ("DATE", "1990")),
-    }
-    assert swapped_questions(document, found) == {
-        "q1": "When did the Redpath's crew open the bridge?"
-    }
-
-    # A replacement the paragraph mentions, or one that contains the original, is no swap.
-    other["question"] = "Did Dorman Long Ltd pay in 1990?"
-    found["q2"] = entities(other["question"], ("ORG", "Dorman Long Ltd"))
-    assert swapped_questions(document, found) == {}
-
-    # The twin is read against the original's answer sentence, as no answer.
-    twin = {"q1": "When did the Redpath's crew open the bridge?"}
-    spans = [sentence_spans(PARAGRAPH), sentence_spans(OTHER)]
-    pairs = squad_pairs(document, spans, swapped=twin)
-    assert pairs[0].answer is not None
-    assert pairs[1] == TrainingPair(twin["q1"], pairs[0].sentence, None)
 
 
 def test_an_answer_across_a_sentence_boundary_is_skipped() -> None:
