@@ -38,6 +38,9 @@ MAX_ANSWER_TOKENS = 30
 # test questions' first 4 sentences, quiet machine, 2 threads: 16 read them in 29.4 ms a
 # question against 34.9 ms in one padded batch (24: 30.7, 32: 32.4, one run a row: 34.1).
 RUN_OVERHEAD_TOKENS = 16
+# A torch run costs more (Python runs each layer): torch-bf16 read the news fit questions'
+# first 4 sentences in 21.9 ms at 48 or 96 tokens, 23.9 at 16, 24.2 in one padded batch.
+TORCH_RUN_OVERHEAD_TOKENS = 48
 # Frozen in training, so left out of the weights file: they load from the embedding package.
 FROZEN_SUFFIX = "word_embeddings.weight"
 _UNREACHABLE = -1e4
@@ -120,15 +123,22 @@ class Reading:
         return float(self.start_logits[first[0]] + self.end_logits[last[0]]) - self.no_answer
 
 
+# torch-bf16: the weights and activations in bfloat16 (torch's CPU matrix products use the
+# CPU's bfloat16 instructions where it has them), the logits returned in float32.
+TORCH_RUNTIMES = ("torch", "torch-bf16")
+READER_RUNTIMES = (*RUNTIMES, "torch-bf16")
+
+
 class SpanReader:
     """Reads (question, sentence) pairs in one batch. Construct cheaply; the weights load on
     first use or `warm_up()`. `base_model` is the embedding package (or folder) whose encoder
     the fine-tuned `weights` complete; `calibration` defaults to the JSON file beside them.
 
-    `runtime` is "torch", "onnx" or "onnx-int8": the same weights exported once to ONNX, as
-    they are or with int8 weights (qa/reader_onnx.py, cached in `cache_dir` under the weights'
-    hash), and run by ONNX Runtime on `threads` intra-op threads (0: one per core), without
-    torch's per-operator overhead.
+    `runtime` is "torch", "torch-bf16" (the encoder in bfloat16, see `_in_bfloat16`), "onnx"
+    or "onnx-int8": the same weights exported once to ONNX, as they are or with int8 weights
+    (qa/reader_onnx.py, cached in `cache_dir` under the weights' hash), and run by ONNX
+    Runtime on `threads` intra-op threads (0: one per core), without torch's per-operator
+    overhead.
     """
 
     def __init__(
@@ -141,9 +151,9 @@ class SpanReader:
         cache_dir: Path | None = None,
         threads: int = 0,
     ) -> None:
-        if runtime not in RUNTIMES:
+        if runtime not in READER_RUNTIMES:
             raise ValueError(
-                f"reader runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}"
+                f"reader runtime must be one of {', '.join(READER_RUNTIMES)}, not {runtime!r}"
             )
         self.base_model = base_model
         self.weights = weights
@@ -166,8 +176,10 @@ class SpanReader:
         with self._lock:
             if self._run is not None:
                 return
-            if self.runtime == "torch":
+            if self.runtime in TORCH_RUNTIMES:
                 model, self._tokenizer = load_reader(self.base_model, self.weights, self.device)
+                if self.runtime == "torch-bf16":
+                    _in_bfloat16(model)
                 self._run = _torch_runner(model, self.device)
                 return
             from qa.onnx_runtime import load_or_export
@@ -196,7 +208,7 @@ class SpanReader:
         calls this before forking, so that each worker makes its own session, with a thread
         pool that exists in that worker (a pool's threads do not cross a fork)."""
         with self._lock:
-            if self.runtime != "torch":
+            if self.runtime not in TORCH_RUNTIMES:
                 self._run = None
 
     def read_ranked(self, question: str, sentences: Sequence[str]) -> list[Reading]:
@@ -233,7 +245,10 @@ class SpanReader:
         offsets = encoded.pop("offset_mapping")
         lengths = [int(n) for n in encoded["attention_mask"].sum(axis=1)]
         logits: dict[int, tuple[Any, Any]] = {}
-        for group in length_groups(lengths):
+        overhead = (
+            TORCH_RUN_OVERHEAD_TOKENS if self.runtime in TORCH_RUNTIMES else RUN_OVERHEAD_TOKENS
+        )
+        for group in length_groups(lengths, overhead):
             # Right-padded, so the group's rows cut at its longest are exactly its inputs.
             width = max(lengths[row] for row in group)
             inputs = {name: array[group, :width] for name, array in encoded.items()}
@@ -279,6 +294,16 @@ def length_groups(lengths: Sequence[int], overhead: int = RUN_OVERHEAD_TOKENS) -
         groups.append(order[start_of[end] : end])
         end = start_of[end]
     return groups[::-1]
+
+
+def _in_bfloat16(model: Any) -> None:
+    """The encoder in bfloat16, the start/end head in float32 on float32 inputs: logits of
+    bfloat16's 8 bits of precision would tie near-equal spans."""
+    import torch
+
+    model.to(torch.bfloat16)
+    head = model.qa_outputs.float()
+    head.register_forward_pre_hook(lambda _, inputs: tuple(x.float() for x in inputs))
 
 
 def _torch_runner(
