@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -55,20 +55,24 @@ def backend_settings(settings: Settings, backend: str, folder: Path) -> Iterator
 
 
 @contextmanager
-def empty_database(kind: str, folder: Path) -> Iterator[Database]:
-    """A new, empty database of this kind ("sqlite": a file in `folder`; "postgres": a private
-    schema), closed (and dropped) afterwards."""
+def database_connector(kind: str, folder: Path) -> Iterator[Callable[[], Database]]:
+    """Opens connections to one new, empty database of this kind ("sqlite": a file in
+    `folder`; "postgres": a private schema, dropped afterwards)."""
     if kind == "postgres":
         with postgres_schema() as dsn:
-            database: Database = PostgresDatabase(dsn)
-            try:
-                yield database
-            finally:
-                database.close()
+            yield lambda: PostgresDatabase(dsn)
         return
     folder.mkdir(parents=True, exist_ok=True)
-    database = SQLiteDatabase(folder / "store.sqlite")
-    try:
-        yield database
-    finally:
-        database.close()
+    yield lambda: SQLiteDatabase(folder / "store.sqlite")
+
+
+@contextmanager
+def empty_database(kind: str, folder: Path) -> Iterator[Database]:
+    """One connection to a new, empty database of this kind (`database_connector`), closed
+    afterwards."""
+    with database_connector(kind, folder) as connect:
+        database = connect()
+        try:
+            yield database
+        finally:
+            database.close()

@@ -1,18 +1,14 @@
 """Choosing and reaching a database: locations, and errors that name it without its password."""
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from backends import DATABASES, postgres_schema
+from backends import DATABASES, database_connector
 from qa.conversations import ConversationStore
 from qa.database import (
-    Database,
     DatabaseError,
-    PostgresDatabase,
     SQLiteDatabase,
     open_database,
     redact_password,
@@ -50,16 +46,6 @@ def test_redact_password() -> None:
     assert redact_password("sqlite") == "sqlite"
 
 
-@contextmanager
-def connector(kind: str, folder: Path) -> Iterator[Callable[[], Database]]:
-    """Opens new connections to one fresh database of this kind."""
-    if kind == "postgres":
-        with postgres_schema() as dsn:
-            yield lambda: PostgresDatabase(dsn)
-    else:
-        yield lambda: SQLiteDatabase(folder / "store.sqlite")
-
-
 @pytest.mark.parametrize("kind", DATABASES)
 def test_replicas_starting_together_on_a_fresh_database_all_open_it(
     kind: str, tmp_path: Path
@@ -67,7 +53,7 @@ def test_replicas_starting_together_on_a_fresh_database_all_open_it(
     """Each creates the tables it finds missing; on PostgreSQL two CREATE TABLE IF NOT EXISTS
     of one table at once fail unless they take turns (six at once failed 10 times in 10)."""
     replicas = 6
-    with connector(kind, tmp_path) as connect:
+    with database_connector(kind, tmp_path) as connect:
         started = threading.Barrier(replicas)
         errors: list[Exception] = []
         identities: list[str | None] = []
