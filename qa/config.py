@@ -51,7 +51,7 @@ class AnswerSettings:
     min_confidence: float = 0.28
     missing_type_penalty: float = 0.5
     reader: bool = True
-    reader_runtime: str = "onnx"
+    reader_runtime: str = "openvino-bf16"
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,7 @@ class SentenceTransformerEmbedder:
 
     def _load_onnx_encoder(self) -> OnnxEncoder:
         from qa.embed_onnx import OnnxEncoder, export_embedder_onnx, onnx_cache_path
-        from qa.onnx_runtime import load_or_export
+        from qa.onnx_runtime import OnnxSession, load_or_export
 
         quantized = self.runtime == "onnx-int8"
         path = resolve_model_path(self.name)
@@ -141,7 +141,9 @@ class SentenceTransformerEmbedder:
             export_embedder_onnx(self._sentence_transformer(), target, quantized)
 
         session = load_or_export(
-            onnx_cache_path(path, self.cache_dir, quantized), export, self.threads
+            onnx_cache_path(path, self.cache_dir, quantized),
+            export,
+            lambda graph: OnnxSession(graph, self.threads),
         )
         return OnnxEncoder(session, load_tokenizer(self.name))
 

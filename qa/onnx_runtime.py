@@ -17,7 +17,7 @@ import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +38,8 @@ OPSET = 17
 WEIGHT_TYPE = "QInt8"
 PER_CHANNEL = True
 _HASH_CHARS = 16
+# What load_or_export's caller opens a graph as.
+Opened = TypeVar("Opened")
 
 logger = logging.getLogger(__name__)
 
@@ -206,15 +208,18 @@ class OnnxSession:
         return [np.asarray(result, dtype=np.float32) for result in results]
 
 
-def load_or_export(path: Path, export: Callable[[Path], object], threads: int = 0) -> OnnxSession:
-    """The cached graph at `path`, first made by `export(path)` when it is missing.
+def load_or_export(
+    path: Path, export: Callable[[Path], object], open_graph: Callable[[Path], Opened]
+) -> Opened:
+    """The cached graph at `path` as `open_graph` opens it (an OnnxSession, an OpenVINO
+    model), first made by `export(path)` when it is missing.
 
     A cached file ONNX Runtime cannot load is exported again (a warning names it); when the
     fresh export cannot be loaded either, OnnxGraphError says so and how to avoid the graph.
     """
     if path.is_file():
         try:
-            return OnnxSession(path, threads)
+            return open_graph(path)
         except OnnxGraphError as error:
             logger.warning("exporting %s again: the cached graph is unreadable (%s)", path, error)
     try:
@@ -225,7 +230,7 @@ def load_or_export(path: Path, export: Callable[[Path], object], threads: int = 
             "writable folder, or use the torch runtime"
         ) from error
     try:
-        return OnnxSession(path, threads)
+        return open_graph(path)
     except OnnxGraphError as error:
         raise OnnxGraphError(
             f"{error}; it was just exported, so the export itself fails here: "

@@ -38,9 +38,6 @@ MAX_ANSWER_TOKENS = 30
 # test questions' first 4 sentences, quiet machine, 2 threads: 16 read them in 29.4 ms a
 # question against 34.9 ms in one padded batch (24: 30.7, 32: 32.4, one run a row: 34.1).
 RUN_OVERHEAD_TOKENS = 16
-# A torch run costs more (Python runs each layer): torch-bf16 read the news fit questions'
-# first 4 sentences in 21.9 ms at 48 or 96 tokens, 23.9 at 16, 24.2 in one padded batch.
-TORCH_RUN_OVERHEAD_TOKENS = 48
 # Frozen in training, so left out of the weights file: they load from the embedding package.
 FROZEN_SUFFIX = "word_embeddings.weight"
 _UNREACHABLE = -1e4
@@ -123,10 +120,8 @@ class Reading:
         return float(self.start_logits[first[0]] + self.end_logits[last[0]]) - self.no_answer
 
 
-# torch-bf16: the weights and activations in bfloat16 (torch's CPU matrix products use the
-# CPU's bfloat16 instructions where it has them), the logits returned in float32.
-TORCH_RUNTIMES = ("torch", "torch-bf16")
-READER_RUNTIMES = (*RUNTIMES, "torch-bf16")
+# openvino-bf16: the encoder in bfloat16 under OpenVINO (qa/reader_openvino.py).
+READER_RUNTIMES = (*RUNTIMES, "openvino-bf16")
 
 
 class SpanReader:
@@ -134,11 +129,11 @@ class SpanReader:
     first use or `warm_up()`. `base_model` is the embedding package (or folder) whose encoder
     the fine-tuned `weights` complete; `calibration` defaults to the JSON file beside them.
 
-    `runtime` is "torch", "torch-bf16" (the encoder in bfloat16, see `_in_bfloat16`), "onnx"
-    or "onnx-int8": the same weights exported once to ONNX, as they are or with int8 weights
-    (qa/reader_onnx.py, cached in `cache_dir` under the weights' hash), and run by ONNX
-    Runtime on `threads` intra-op threads (0: one per core), without torch's per-operator
-    overhead.
+    `runtime` is "torch", "onnx" or "onnx-int8": the same weights exported once to ONNX, as
+    they are or with int8 weights (qa/reader_onnx.py, cached in `cache_dir` under the weights'
+    hash), and run by ONNX Runtime on `threads` intra-op threads (0: one per core), without
+    torch's per-operator overhead; or "openvino-bf16": the float32 graph under OpenVINO, its
+    encoder in bfloat16 (qa/reader_openvino.py).
     """
 
     def __init__(
@@ -176,13 +171,11 @@ class SpanReader:
         with self._lock:
             if self._run is not None:
                 return
-            if self.runtime in TORCH_RUNTIMES:
+            if self.runtime == "torch":
                 model, self._tokenizer = load_reader(self.base_model, self.weights, self.device)
-                if self.runtime == "torch-bf16":
-                    _in_bfloat16(model)
                 self._run = _torch_runner(model, self.device)
                 return
-            from qa.onnx_runtime import load_or_export
+            from qa.onnx_runtime import OnnxSession, load_or_export
             from qa.reader_onnx import OUTPUT_NAMES, export_reader_onnx, onnx_cache_path
 
             quantized = self.runtime == "onnx-int8"
@@ -193,9 +186,15 @@ class SpanReader:
                 export_reader_onnx(model, path, quantized)
 
             self._tokenizer = load_tokenizer(self.base_model)
-            session = load_or_export(
-                onnx_cache_path(self.weights, self.cache_dir, quantized), export, self.threads
-            )
+            graph = onnx_cache_path(self.weights, self.cache_dir, quantized)
+            if self.runtime == "openvino-bf16":
+                from qa.reader_openvino import OpenVinoReader
+
+                self._run = load_or_export(
+                    graph, export, lambda path: OpenVinoReader(path, self.threads)
+                )
+                return
+            session = load_or_export(graph, export, lambda path: OnnxSession(path, self.threads))
 
             def run(encoded: dict[str, Any]) -> tuple[Any, Any]:
                 starts, ends = session.run(encoded, OUTPUT_NAMES)
@@ -204,11 +203,11 @@ class SpanReader:
             self._run = run
 
     def drop_session(self) -> None:
-        """Let go of the ONNX Runtime session; the next read makes a new one. A server's master
-        calls this before forking, so that each worker makes its own session, with a thread
-        pool that exists in that worker (a pool's threads do not cross a fork)."""
+        """Let go of the ONNX Runtime session or OpenVINO model; the next read makes a new one.
+        A server's master calls this before forking, so that each worker makes its own, with a
+        thread pool that exists in that worker (a pool's threads do not cross a fork)."""
         with self._lock:
-            if self.runtime not in TORCH_RUNTIMES:
+            if self.runtime != "torch":
                 self._run = None
 
     def read_ranked(self, question: str, sentences: Sequence[str]) -> list[Reading]:
@@ -245,10 +244,7 @@ class SpanReader:
         offsets = encoded.pop("offset_mapping")
         lengths = [int(n) for n in encoded["attention_mask"].sum(axis=1)]
         logits: dict[int, tuple[Any, Any]] = {}
-        overhead = (
-            TORCH_RUN_OVERHEAD_TOKENS if self.runtime in TORCH_RUNTIMES else RUN_OVERHEAD_TOKENS
-        )
-        for group in length_groups(lengths, overhead):
+        for group in length_groups(lengths):
             # Right-padded, so the group's rows cut at its longest are exactly its inputs.
             width = max(lengths[row] for row in group)
             inputs = {name: array[group, :width] for name, array in encoded.items()}
@@ -296,16 +292,6 @@ def length_groups(lengths: Sequence[int], overhead: int = RUN_OVERHEAD_TOKENS) -
     return groups[::-1]
 
 
-def _in_bfloat16(model: Any) -> None:
-    """The encoder in bfloat16, the start/end head in float32 on float32 inputs: logits of
-    bfloat16's 8 bits of precision would tie near-equal spans."""
-    import torch
-
-    model.to(torch.bfloat16)
-    head = model.qa_outputs.float()
-    head.register_forward_pre_hook(lambda _, inputs: tuple(x.float() for x in inputs))
-
-
 def _torch_runner(
     model: Any, device: str
 ) -> Callable[[dict[str, Any]], tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]]:
@@ -315,10 +301,7 @@ def _torch_runner(
         inputs = {name: torch.from_numpy(array).to(device) for name, array in encoded.items()}
         with torch.inference_mode():
             output = model(**inputs)
-        return (
-            output.start_logits.float().cpu().numpy(),
-            output.end_logits.float().cpu().numpy(),
-        )
+        return output.start_logits.cpu().numpy(), output.end_logits.cpu().numpy()
 
     return run
 

@@ -17,11 +17,12 @@ What the workers share, and what each opens for itself:
   requests inside a worker still run torch on several cores (torch releases the GIL). Loading
   the models in each worker instead would allow more threads, but costs every worker about
   470 MB more memory and its own load time, and buys nothing at one worker per core.
-- **ONNX Runtime sessions** (`reader_runtime`, `embedding.runtime`: onnx) are made by each
-  worker after the fork, with one intra-op thread per core: a session's thread pool is made
-  with it and does not cross a fork. The master makes them once only to export a graph not
-  yet cached, and lets go of them before it forks. So a single question reads on every core,
-  and under load the pools' idle threads sleep rather than spin.
+- **ONNX Runtime sessions and the OpenVINO reader** (`embedding.runtime: onnx`,
+  `reader_runtime: onnx` or `openvino-bf16`) are made by each worker after the fork, with one
+  intra-op thread per core: a session's thread pool is made with it and does not cross a
+  fork. The master makes them once only to export a graph not yet cached, and lets go of them
+  before it forks. So a single question reads on every core, and under load the pools' idle
+  threads sleep rather than spin.
 - **The index** (database connection, FAISS vectors, BM25) is opened by each worker after the
   fork, and closed when it exits: a sqlite3 or psycopg connection must never cross a fork.
 - **Conversations and rate-limit counters** live in the store (`qa.conversations`,
@@ -83,8 +84,8 @@ class Models:
                 warm_up()
 
     def drop_sessions(self) -> None:
-        """Let go of the ONNX Runtime sessions warm_up made (it exported any graph not yet
-        cached): each worker makes its own after the fork."""
+        """Let go of the ONNX Runtime sessions and OpenVINO model warm_up made (it exported any
+        graph not yet cached): each worker makes its own after the fork."""
         for part in (self.embedder, self.reader):
             drop = getattr(part, "drop_session", None)
             if drop is not None:

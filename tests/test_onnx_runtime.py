@@ -48,7 +48,7 @@ def _want() -> np.ndarray:
 
 def test_a_missing_graph_is_exported_with_its_metadata(tmp_path: Path) -> None:
     path = tmp_path / "cache" / "tiny.onnx"
-    session = load_or_export(path, _export)
+    session = load_or_export(path, _export, OnnxSession)
     assert [entry.name for entry in path.parent.iterdir()] == ["tiny.onnx"], "no temporary left"
     assert session.metadata == {"note": "tiny"}
     [have] = session.run({**INPUTS, "offset_mapping": np.zeros(1)}, ["out"])
@@ -62,16 +62,18 @@ def test_a_corrupt_cached_graph_is_exported_again(
     path.write_bytes(b"\x08\x07half a graph")
     exports: list[Path] = []
     with caplog.at_level(logging.WARNING, logger="qa.onnx_runtime"):
-        session = load_or_export(path, lambda target: exports.append(_export(target)))
+        session = load_or_export(path, lambda target: exports.append(_export(target)), OnnxSession)
     assert exports == [path] and "unreadable" in caplog.text
     assert np.allclose(session.run(INPUTS, ["out"])[0], _want(), atol=1e-6)
-    load_or_export(path, lambda target: exports.append(_export(target)))
+    load_or_export(path, lambda target: exports.append(_export(target)), OnnxSession)
     assert exports == [path], "a good cached graph is not exported again"
 
 
 def test_an_export_that_cannot_be_loaded_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(OnnxGraphError, match="torch runtime"):
-        load_or_export(tmp_path / "bad.onnx", lambda target: target.write_bytes(b"garbage"))
+        load_or_export(
+            tmp_path / "bad.onnx", lambda target: target.write_bytes(b"garbage"), OnnxSession
+        )
 
 
 def test_the_session_names_a_missing_input(tmp_path: Path) -> None:
@@ -99,4 +101,15 @@ def test_a_cache_folder_that_cannot_be_written_is_a_clear_error(tmp_path: Path) 
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the cache folder should be")
     with pytest.raises(OnnxGraphError, match="XDG_CACHE_HOME"):
-        load_or_export(blocker / "qa" / "tiny.onnx", _export)
+        load_or_export(blocker / "qa" / "tiny.onnx", _export, OnnxSession)
+
+
+def test_openvino_refuses_a_file_that_is_not_the_reader_graph(tmp_path: Path) -> None:
+    from qa.reader_openvino import OpenVinoReader
+
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"garbage")
+    with pytest.raises(OnnxGraphError, match="OpenVINO cannot read"):
+        OpenVinoReader(garbage)
+    with pytest.raises(OnnxGraphError, match="not the reader's graph"):
+        OpenVinoReader(_export(tmp_path / "tiny.onnx"))

@@ -120,15 +120,18 @@ def test_float32_onnx_gives_torchs_logits_to_rounding(
         assert np.array_equal(first.start_logits, second.start_logits)
 
 
-# bfloat16 keeps 8 bits of each number: measured on these pairs, max 0.07 and mean 0.01.
+# bfloat16 keeps 8 bits of each number: measured on 240 news pairs against float32, max 0.10
+# and mean 0.006 (with the head in bfloat16 too: 0.12 and 0.012, and 3 best spans moved).
 BFLOAT16_LOGIT_DIFF = 0.3
 
 
-def test_bfloat16_torch_keeps_the_float32_logits_and_spans(
-    readers: tuple[SpanReader, SpanReader],
+def test_bfloat16_openvino_keeps_the_float32_logits_and_spans(
+    readers: tuple[SpanReader, SpanReader], cache: Path
 ) -> None:
     torch_reader, _ = readers
-    bf16_reader = SpanReader(calibration=torch_reader.calibration, runtime="torch-bf16")
+    bf16_reader = SpanReader(
+        calibration=torch_reader.calibration, runtime="openvino-bf16", cache_dir=cache
+    )
     question = PAIRS[0][0]
     sentences = [sentence for _, sentence in PAIRS]
     for want, got in zip(
