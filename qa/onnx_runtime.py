@@ -214,8 +214,9 @@ def load_or_export(
     """The cached graph at `path` as `open_graph` opens it (an OnnxSession, an OpenVINO
     model), first made by `export(path)` when it is missing.
 
-    A cached file ONNX Runtime cannot load is exported again (a warning names it); when the
-    fresh export cannot be loaded either, OnnxGraphError says so and how to avoid the graph.
+    A cached file `open_graph` refuses (OnnxGraphError: truncated, overwritten) is exported
+    again, with a warning naming it; when the fresh export is refused too, OnnxGraphError says
+    so and how to avoid the graph.
     """
     if path.is_file():
         try:
