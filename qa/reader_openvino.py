@@ -23,8 +23,8 @@ import numpy.typing as npt
 
 from qa.onnx_runtime import TOKENIZER_INPUTS, OnnxGraphError, available_cores
 
-# Names the TorchScript export gives the head's weight product and the encoder's last
-# LayerNorm (qa/reader_onnx.py; a transformers BertForQuestionAnswering wrapped in `inner`).
+# Names the TorchScript export gives the head's weight product and its bias addition
+# (qa/reader_onnx.py; a transformers BertForQuestionAnswering wrapped in `inner`).
 HEAD_PRODUCT = "/inner/qa_outputs/MatMul"
 HEAD_BIAS = "/inner/qa_outputs/Add"
 # OpenVINO keeps a compiled plan for each input shape it meets, about 2 MB each: a `qa serve`
@@ -106,11 +106,14 @@ def _without_head(
     product = nodes[HEAD_PRODUCT]
     hidden = product.input_value(0)
     weight = _constant(product.input_value(1).get_node())
-    bias = next(
+    constants = [
         _constant(value.get_node())
         for value in nodes[HEAD_BIAS].input_values()
         if value.get_node().get_type_name() == "Constant"
-    )
+    ]
+    if len(constants) != 1:
+        raise OnnxGraphError(f"{path}: {HEAD_BIAS} adds {len(constants)} constants, not a bias")
+    [bias] = constants
     if weight.shape != (hidden.get_partial_shape()[-1].get_length(), 2) or bias.shape != (2,):
         raise OnnxGraphError(f"{path}: the head is {weight.shape} + {bias.shape}, not hidden × 2")
     encoder = openvino.Model([hidden], model.get_parameters(), "reader-encoder")
