@@ -305,9 +305,8 @@ def serve(
             context.obj.get("reader") or make_reader(settings),
             SpacySplitter(),
         )
-        models.warm_up()  # once, here: the workers inherit the loaded models
+        models.prepare()  # once, here: the workers inherit the loaded models
         articles = check_index(settings, models, index_dir)
-        models.drop_sessions()  # each worker makes its own (qa/server.py)
     except USER_ERRORS as error:
         raise click.ClickException(str(error)) from error
     if not server.api_token:

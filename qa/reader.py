@@ -120,10 +120,6 @@ class Reading:
         return float(self.start_logits[first[0]] + self.end_logits[last[0]]) - self.no_answer
 
 
-# openvino-bf16: the encoder in bfloat16 under OpenVINO (qa/reader_openvino.py).
-READER_RUNTIMES = (*RUNTIMES, "openvino-bf16")
-
-
 class SpanReader:
     """Reads (question, sentence) pairs in one batch. Construct cheaply; the weights load on
     first use or `warm_up()`. `base_model` is the embedding package (or folder) whose encoder
@@ -146,9 +142,9 @@ class SpanReader:
         cache_dir: Path | None = None,
         threads: int = 0,
     ) -> None:
-        if runtime not in READER_RUNTIMES:
+        if runtime not in RUNTIMES:
             raise ValueError(
-                f"reader runtime must be one of {', '.join(READER_RUNTIMES)}, not {runtime!r}"
+                f"reader runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}"
             )
         self.base_model = base_model
         self.weights = weights
@@ -175,40 +171,45 @@ class SpanReader:
                 model, self._tokenizer = load_reader(self.base_model, self.weights, self.device)
                 self._run = _torch_runner(model, self.device)
                 return
-            from qa.onnx_runtime import OnnxSession, load_or_export
-            from qa.reader_onnx import OUTPUT_NAMES, export_reader_onnx, onnx_cache_path
+            self._run = self._open_graph(self.runtime)
 
-            quantized = self.runtime == "onnx-int8"
-
-            def export(path: Path) -> None:
-                # Only on a cache miss: a cached graph was checked by load_reader when made.
-                model, _ = load_reader(self.base_model, self.weights, "cpu")
-                export_reader_onnx(model, path, quantized)
-
-            self._tokenizer = load_tokenizer(self.base_model)
-            graph = onnx_cache_path(self.weights, self.cache_dir, quantized)
-            if self.runtime == "openvino-bf16":
-                from qa.reader_openvino import OpenVinoReader
-
-                self._run = load_or_export(
-                    graph, export, lambda path: OpenVinoReader(path, self.threads)
-                )
-                return
-            session = load_or_export(graph, export, lambda path: OnnxSession(path, self.threads))
-
-            def run(encoded: dict[str, Any]) -> tuple[Any, Any]:
-                starts, ends = session.run(encoded, OUTPUT_NAMES)
-                return starts, ends
-
-            self._run = run
-
-    def drop_session(self) -> None:
-        """Let go of the ONNX Runtime session or OpenVINO model; the next read makes a new one.
-        A server's master calls this before forking, so that each worker makes its own, with a
-        thread pool that exists in that worker (a pool's threads do not cross a fork)."""
+    def prepare(self) -> None:
+        """What a `qa serve` master does before it forks: `warm_up` with torch; with a graph
+        runtime, export the graph when it is not cached, check that ONNX Runtime loads it and
+        let go of it. Each worker then opens its own session: a session's thread pool does not
+        cross a fork, and a master that had compiled both models in OpenVINO and let them go
+        died of SIGSEGV on the SIGTERM that stops it."""
+        if self.runtime == "torch":
+            self.warm_up()
+            return
         with self._lock:
-            if self.runtime != "torch":
-                self._run = None
+            self._open_graph("onnx-int8" if self.runtime == "onnx-int8" else "onnx")
+
+    def _open_graph(self, runtime: str) -> Callable[[dict[str, Any]], tuple[Any, Any]]:
+        """The exported graph (exported first when not cached) opened under `runtime`."""
+        from qa.onnx_runtime import OnnxSession, load_or_export
+        from qa.reader_onnx import OUTPUT_NAMES, export_reader_onnx, onnx_cache_path
+
+        quantized = runtime == "onnx-int8"
+
+        def export(path: Path) -> None:
+            # Only on a cache miss: a cached graph was checked by load_reader when made.
+            model, _ = load_reader(self.base_model, self.weights, "cpu")
+            export_reader_onnx(model, path, quantized)
+
+        self._tokenizer = load_tokenizer(self.base_model)
+        graph = onnx_cache_path(self.weights, self.cache_dir, quantized)
+        if runtime == "openvino-bf16":
+            from qa.reader_openvino import OpenVinoReader
+
+            return load_or_export(graph, export, lambda path: OpenVinoReader(path, self.threads))
+        session = load_or_export(graph, export, lambda path: OnnxSession(path, self.threads))
+
+        def run(encoded: dict[str, Any]) -> tuple[Any, Any]:
+            starts, ends = session.run(encoded, OUTPUT_NAMES)
+            return starts, ends
+
+        return run
 
     def read_ranked(self, question: str, sentences: Sequence[str]) -> list[Reading]:
         """Readings of the first of `sentences` (best first) as deep as the calibration says:

@@ -17,12 +17,13 @@ What the workers share, and what each opens for itself:
   requests inside a worker still run torch on several cores (torch releases the GIL). Loading
   the models in each worker instead would allow more threads, but costs every worker about
   470 MB more memory and its own load time, and buys nothing at one worker per core.
-- **ONNX Runtime sessions and the OpenVINO reader** (`embedding.runtime: onnx`,
-  `reader_runtime: onnx` or `openvino-bf16`) are made by each worker after the fork, with one
+- **ONNX Runtime and OpenVINO sessions** (`embedding.runtime` and `reader_runtime` `onnx` or
+  `openvino-bf16`) are made by each worker after the fork, with one
   intra-op thread per core: a session's thread pool is made with it and does not cross a
-  fork. The master makes them once only to export a graph not yet cached, and lets go of them
-  before it forks. So a single question reads on every core, and under load the pools' idle
-  threads sleep rather than spin.
+  fork. The master opens none to keep: it exports a graph not yet cached and checks that ONNX
+  Runtime loads it (`prepare`). A master that had compiled both models in OpenVINO and let them
+  go died of SIGSEGV on the SIGTERM that stops it. So a single question reads on every core,
+  and under load the pools' idle threads sleep rather than spin.
 - **The index** (database connection, FAISS vectors, BM25) is opened by each worker after the
   fork, and closed when it exits: a sqlite3 or psycopg connection must never cross a fork.
 - **Conversations and rate-limit counters** live in the store (`qa.conversations`,
@@ -57,6 +58,14 @@ from qa.wiring import Components, open_components
 # gunicorn counts a worker's start-up (opening the index, building its keyword index) against
 # this timeout, so it must cover a large archive's; gthread workers report alive while busy.
 WORKER_TIMEOUT_SECONDS = 300
+# Each connection carries one request: a kept-alive connection stays with the worker that
+# accepted it, and 16 clients opening theirs at once were often all taken by one worker (16/0,
+# 14/2, 12/4 in successive runs), which then had all the work while the other sat idle (18
+# against 25 answers/s). Accepted one request at a time, the work goes to whichever worker is
+# free to take it: CPU shares 0.9-1.05 per worker in every run, 26.1 and 27.1 answers/s against
+# 26.8 (even) and 23.0 (15/1) with keep-alive, and a lower median under load (590 against
+# 680-720 ms). A loopback connection costs well under a millisecond; a question about 40.
+KEEPALIVE_SECONDS = 0
 # After SIGTERM, requests in flight get this long to finish.
 GRACEFUL_TIMEOUT_SECONDS = 30
 # See the module docstring: more torch threads hang in a forked worker.
@@ -76,20 +85,13 @@ class Models:
     reader: SpanReader | None
     splitter: Splitter
 
-    def warm_up(self) -> None:
-        """Load the weights, so that the workers need not (no question is asked of them here)."""
+    def prepare(self) -> None:
+        """Load the weights and export any graph not yet cached, so that the workers need not;
+        no session is kept, each worker opens its own after the fork (SpanReader.prepare)."""
         for part in (self.embedder, self.reader, self.splitter):
-            warm_up = getattr(part, "warm_up", None)
-            if warm_up is not None:
-                warm_up()
-
-    def drop_sessions(self) -> None:
-        """Let go of the ONNX Runtime sessions and OpenVINO model warm_up made (it exported any
-        graph not yet cached): each worker makes its own after the fork."""
-        for part in (self.embedder, self.reader):
-            drop = getattr(part, "drop_session", None)
-            if drop is not None:
-                drop()
+            prepare = getattr(part, "prepare", None) or getattr(part, "warm_up", None)
+            if prepare is not None:
+                prepare()
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type h
             "workers": self.serve_options.workers,
             "threads": self.serve_options.threads,
             "worker_class": "gthread",
+            "keepalive": KEEPALIVE_SECONDS,
             "timeout": WORKER_TIMEOUT_SECONDS,
             "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
             # gunicorn 25's control socket is one path per user: two servers would contend.

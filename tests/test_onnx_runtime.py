@@ -113,3 +113,23 @@ def test_openvino_refuses_a_file_that_is_not_the_reader_graph(tmp_path: Path) ->
         OpenVinoReader(garbage)
     with pytest.raises(OnnxGraphError, match="not the reader's graph"):
         OpenVinoReader(_export(tmp_path / "tiny.onnx"))
+
+
+def test_openvino_runs_the_graph_as_onnx_runtime_does(tmp_path: Path) -> None:
+    from qa.openvino_runtime import SHAPE_BUCKET_TOKENS, OpenVinoSession
+
+    path = _export(tmp_path / "tiny.onnx")
+    session = load_or_export(path, _export, OpenVinoSession.open)
+    assert session.metadata == {"note": "tiny"}, "the ONNX metadata is read through OpenVINO"
+    assert INPUTS["input_ids"].shape[1] % SHAPE_BUCKET_TOKENS, "the input gets padded"
+    [have] = session.run({**INPUTS, "offset_mapping": np.zeros(1)}, ["out"])
+    # bfloat16 keeps 8 bits of each product's inputs (float32 on a CPU without bfloat16).
+    assert have.dtype == np.float32 and np.allclose(have, _want(), atol=2e-2)
+    with pytest.raises(KeyError, match="token_type_ids"):
+        session.run({name: INPUTS[name] for name in ("input_ids", "attention_mask")}, ["out"])
+    with pytest.raises(KeyError, match="no output"):
+        session.run(INPUTS, ["logits"])
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"garbage")
+    with pytest.raises(OnnxGraphError, match="OpenVINO cannot read"):
+        OpenVinoSession.open(garbage)

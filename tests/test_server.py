@@ -4,6 +4,7 @@ master and workers cleanly. It loads the models once more (in the server), so it
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -122,6 +123,14 @@ def test_two_workers_answer_share_state_and_stop_cleanly(
                 {"question": "why are they leaving?", "conversation_id": conversation_id},
             )
             assert status == 200 and follow_up["conversation_id"] == conversation_id
+
+        # One request a connection, so that no worker keeps clients another could serve.
+        connection = http.client.HTTPConnection(base.removeprefix("http://"), timeout=60)
+        connection.request("GET", "/healthz")
+        response = connection.getresponse()
+        assert response.status == 200 and response.getheader("Connection") == "close"
+        response.read()
+        connection.close()
 
         statuses = [request(f"{base}/api/articles")[0] for _ in range(6)]
         assert statuses.count(200) == 3 and statuses.count(429) == 3, statuses
