@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from qa.onnx_runtime import RUNTIMES, GraphSession, default_cache_dir
+from qa.onnx_runtime import RUNTIMES, GraphSession, checking_runtime, default_cache_dir
 
 # Runtimes whose graph encodes passages too; the others encode them with torch.
 GRAPH_PASSAGE_RUNTIMES = ("onnx", "openvino-bf16")
@@ -124,8 +124,8 @@ class SentenceTransformerEmbedder:
             self.warm_up()
             return
         with self._lock:
-            checked = "onnx-int8" if self.runtime == "onnx-int8" else "onnx"
-            self._dimension = self._load_onnx_encoder(checked).dimension
+            checker = self._load_onnx_encoder(checking_runtime(self.runtime))
+            self._dimension = checker.dimension
 
     def _sentence_transformer(self) -> Any:
         with self._lock:

@@ -4,8 +4,9 @@
 A graph is exported once from the torch model with the TorchScript exporter (it needs no
 onnxscript), optionally given int8 weights, and cached under a name made from the content of
 the files it was made from, so new weights get a new graph instead of silently reusing an old
-one. Later starts load only the graph; a cached graph ONNX Runtime cannot load (truncated,
-overwritten) is exported again once rather than failing every start.
+one. Later starts load only the graph, under ONNX Runtime or OpenVINO (qa/openvino_runtime.py);
+a cached graph that cannot be loaded (truncated, overwritten) is exported again once rather
+than failing every start.
 """
 
 from __future__ import annotations
@@ -162,6 +163,13 @@ def _quantized(exported: Path, work: Path) -> Path:
     final = work / "graph.int8.onnx"
     quantize_dynamic(prepared, final, weight_type=QuantType[WEIGHT_TYPE], per_channel=PER_CHANNEL)
     return final
+
+
+def checking_runtime(runtime: str) -> str:
+    """The ONNX Runtime runtime that checks `runtime`'s graph loads, in a `qa serve` master that
+    must keep no session (`prepare`): "onnx-int8" its own, "onnx" and "openvino-bf16" the
+    float32 graph they share."""
+    return "onnx-int8" if runtime == "onnx-int8" else "onnx"
 
 
 class GraphSession(Protocol):

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from qa.embed import ModelNotFoundError, load_tokenizer, resolve_model_path
-from qa.onnx_runtime import RUNTIMES, default_cache_dir
+from qa.onnx_runtime import RUNTIMES, checking_runtime, default_cache_dir
 
 BUNDLED_WEIGHTS = Path(__file__).resolve().parent / "models" / "reader.safetensors"
 # The package whose encoder the bundled weights complete: fixed, whatever embedding.model says.
@@ -183,7 +183,7 @@ class SpanReader:
             self.warm_up()
             return
         with self._lock:
-            self._open_graph("onnx-int8" if self.runtime == "onnx-int8" else "onnx")
+            self._open_graph(checking_runtime(self.runtime))
 
     def _open_graph(self, runtime: str) -> Callable[[dict[str, Any]], tuple[Any, Any]]:
         """The exported graph (exported first when not cached) opened under `runtime`."""
