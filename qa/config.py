@@ -27,7 +27,7 @@ class EmbeddingSettings:
     batch_size: int = 32
     device: str = "cpu"
     # One of qa.onnx_runtime.RUNTIMES; see config.yaml.
-    runtime: str = "openvino-bf16"
+    runtime: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class AnswerSettings:
     min_confidence: float = 0.28
     missing_type_penalty: float = 0.5
     reader: bool = True
-    reader_runtime: str = "openvino-bf16"
+    reader_runtime: str = "auto"
 
 
 @dataclass(frozen=True)

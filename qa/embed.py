@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from qa.onnx_runtime import RUNTIMES, GraphSession, checking_runtime, default_cache_dir
+from qa.onnx_runtime import (
+    RUNTIMES,
+    GraphSession,
+    checking_runtime,
+    default_cache_dir,
+    resolve_runtime,
+)
 
 # Runtimes whose graph encodes passages too; the others encode them with torch.
 GRAPH_PASSAGE_RUNTIMES = ("onnx", "openvino-bf16")
@@ -75,7 +81,9 @@ class SentenceTransformerEmbedder:
     `runtime` is "torch", or "onnx" / "onnx-int8", the model exported once to ONNX as it is or
     with int8 weights (qa/embed_onnx.py, cached in `cache_dir` under a hash of the model's
     files) and run by ONNX Runtime on `threads` intra-op threads (0: one per core), or
-    "openvino-bf16", the float32 graph run by OpenVINO in bfloat16 (qa/openvino_runtime.py).
+    "openvino-bf16", the float32 graph run by OpenVINO in bfloat16 (qa/openvino_runtime.py),
+    or "auto", the faster of the last two on this CPU (qa.onnx_runtime.resolve_runtime;
+    `runtime` holds the one chosen).
     Passages are encoded by the graph with "onnx" (torch's vectors to 3e-7, faster, and a
     server worker never loads torch to take a write) and "openvino-bf16" (cosine 0.99996 or
     more to torch's, at twice the speed), by torch with "torch" and "onnx-int8" (an int8 graph
@@ -98,7 +106,7 @@ class SentenceTransformerEmbedder:
         self.name = model
         self.batch_size = batch_size
         self.device = device
-        self.runtime = runtime
+        self.runtime = resolve_runtime(runtime)
         self.cache_dir = cache_dir or default_cache_dir()
         self.threads = threads
         self._model: Any = None

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from qa.embed import ModelNotFoundError, load_tokenizer, resolve_model_path
-from qa.onnx_runtime import RUNTIMES, checking_runtime, default_cache_dir
+from qa.onnx_runtime import RUNTIMES, checking_runtime, default_cache_dir, resolve_runtime
 
 BUNDLED_WEIGHTS = Path(__file__).resolve().parent / "models" / "reader.safetensors"
 # The package whose encoder the bundled weights complete: fixed, whatever embedding.model says.
@@ -129,7 +129,8 @@ class SpanReader:
     they are or with int8 weights (qa/reader_onnx.py, cached in `cache_dir` under the weights'
     hash), and run by ONNX Runtime on `threads` intra-op threads (0: one per core), without
     torch's per-operator overhead; or "openvino-bf16": the float32 graph under OpenVINO, its
-    encoder in bfloat16 (qa/reader_openvino.py).
+    encoder in bfloat16 (qa/reader_openvino.py); "auto" is the faster of the last two on this
+    CPU (qa.onnx_runtime.resolve_runtime), and `runtime` holds the one chosen.
     """
 
     def __init__(
@@ -149,7 +150,7 @@ class SpanReader:
         self.base_model = base_model
         self.weights = weights
         self.device = device
-        self.runtime = runtime
+        self.runtime = resolve_runtime(runtime)
         self.cache_dir = cache_dir or default_cache_dir()
         self.threads = threads
         self._run: Callable[[dict[str, Any]], tuple[Any, Any]] | None = None

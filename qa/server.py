@@ -18,7 +18,8 @@ What the workers share, and what each opens for itself:
   the models in each worker instead would allow more threads, but costs every worker about
   470 MB more memory and its own load time, and buys nothing at one worker per core.
 - **ONNX Runtime and OpenVINO sessions** (`embedding.runtime` and `reader_runtime` `onnx` or
-  `openvino-bf16`) are made by each worker after the fork, with one
+  `openvino-bf16`, or `auto`, which the master resolves to one of them from the CPU's flags
+  without starting OpenVINO) are made by each worker after the fork, with one
   intra-op thread per core: a session's thread pool is made with it and does not cross a
   fork. The master opens none to keep: it exports a graph not yet cached and checks that ONNX
   Runtime loads it (`prepare`). A master that had compiled both models in OpenVINO and let them

@@ -10,7 +10,16 @@ import numpy as np
 import pytest
 import torch
 
-from qa.onnx_runtime import OnnxGraphError, OnnxSession, cache_path, export_graph, load_or_export
+from qa.onnx_runtime import (
+    BFLOAT16_FLAGS,
+    OnnxGraphError,
+    OnnxSession,
+    cache_path,
+    cpu_flags,
+    export_graph,
+    load_or_export,
+    resolve_runtime,
+)
 
 
 class _Tiny(torch.nn.Module):
@@ -133,3 +142,26 @@ def test_openvino_runs_the_graph_as_onnx_runtime_does(tmp_path: Path) -> None:
     garbage.write_bytes(b"garbage")
     with pytest.raises(OnnxGraphError, match="OpenVINO cannot read"):
         OpenVinoSession.open(garbage)
+
+
+# Two cores' flags as Linux lists them: an AMD EPYC with AVX2 only, and an Intel Xeon with
+# AVX-512 BF16 (shortened).
+AVX2_ONLY = (
+    "processor\t: 0\nflags\t\t: fpu sse2 avx fma avx2 vaes\n\n"
+    "processor\t: 1\nflags\t\t: fpu sse2 avx fma avx2 vaes\n"
+)
+AVX512_BF16 = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n"
+
+
+def test_auto_runs_openvino_in_bfloat16_only_on_a_cpu_that_has_it(tmp_path: Path) -> None:
+    without, with_bf16 = tmp_path / "avx2", tmp_path / "bf16"
+    without.write_text(AVX2_ONLY)
+    with_bf16.write_text(AVX512_BF16)
+    assert cpu_flags(without) == {"fpu", "sse2", "avx", "fma", "avx2", "vaes"}
+    assert BFLOAT16_FLAGS.isdisjoint(cpu_flags(without))
+    assert not BFLOAT16_FLAGS.isdisjoint(cpu_flags(with_bf16))
+    assert cpu_flags(tmp_path / "missing") == frozenset(), "no flags list: assume none"
+    assert resolve_runtime("auto", bfloat16=False) == "onnx"
+    assert resolve_runtime("auto", bfloat16=True) == "openvino-bf16"
+    for runtime in ("torch", "onnx", "onnx-int8", "openvino-bf16"):
+        assert resolve_runtime(runtime, bfloat16=False) == runtime, "an explicit choice stays"
