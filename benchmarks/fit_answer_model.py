@@ -1,4 +1,4 @@
-"""Fit the sentence ranker and the answerability model of qa/answer.py; with --write, store
+"""Fit the sentence ranker and the answerability model of qa/ranker.py; with --write, store
 their coefficients in qa/answer_model.py.
 
     python benchmarks/fit_answer_model.py ../shared/data/squad2-dev-a.json [--cache FILE] [--write]
@@ -33,20 +33,20 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from qa.answer import (  # noqa: E402
-    ABSTAIN_FEATURES,
-    SENTENCE_FEATURES,
-    Candidate,
-    QuestionTerms,
-    SentenceAnswerer,
-    abstain_features,
-    rank_candidates,
-)
+from qa.answer import SentenceAnswerer  # noqa: E402
 from qa.config import load_settings  # noqa: E402
 from qa.evaluate import index_dataset  # noqa: E402
 from qa.lexical import BM25Index  # noqa: E402
 from qa.metrics import contains_answer, precision_recall  # noqa: E402
 from qa.pipeline import make_retriever  # noqa: E402
+from qa.ranker import (  # noqa: E402
+    ABSTAIN_FEATURES,
+    SENTENCE_FEATURES,
+    Candidate,
+    QuestionTerms,
+    abstain_features,
+    rank_candidates,
+)
 from qa.squad import SquadQuestion, load_squad  # noqa: E402
 from qa.text import SpacySplitter  # noqa: E402
 from qa.wiring import make_embedder  # noqa: E402
@@ -250,7 +250,7 @@ def main() -> None:
         OUTPUT.write_text(
             '"""Fitted coefficients of the answer models (written by '
             "benchmarks/fit_answer_model.py; do not\nedit by hand: re-run the script). Weights "
-            'apply to the raw features named in qa/answer.py."""\n\n'
+            'apply to the raw features named in qa/ranker.py."""\n\n'
             "from __future__ import annotations\n\n"
             f"SENTENCE_WEIGHTS: dict[str, float] = {_literal(sentence_weights)}\n"
             f"SENTENCE_BIAS = {sentence_bias!r}\n\n"

@@ -44,8 +44,9 @@ from fit_answer_model import Example, load_examples  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from qa.answer import SentenceAnswerer, rank_candidates  # noqa: E402
+from qa.answer import SentenceAnswerer  # noqa: E402
 from qa.metrics import best_f1, contains_answer, precision_recall  # noqa: E402
+from qa.ranker import rank_candidates  # noqa: E402
 from qa.reader import BUNDLED_WEIGHTS, ReaderCalibration, Reading, SpanReader  # noqa: E402
 
 MAX_DEPTH = 16

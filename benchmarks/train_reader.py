@@ -33,16 +33,13 @@ from tqdm import tqdm  # noqa: E402
 from qa.files import replaced_atomically  # noqa: E402
 from qa.metrics import best_f1, precision_recall  # noqa: E402
 from qa.reader import BASE_MODEL, SpanReader, load_reader  # noqa: E402
-from qa.reader_training import (  # noqa: E402
-    Trainer,
+from qa.reader_pairs import (  # noqa: E402
     TrainingPair,
-    TrainingSettings,
     encode_pairs,
-    load_trainable,
     paragraph_sentences,
-    save_weights,
     squad_pairs,
 )
+from qa.reader_training import Trainer, TrainingSettings, load_trainable, save_weights  # noqa: E402
 from qa.squad import load_squad  # noqa: E402
 from qa.text import SpacySplitter  # noqa: E402
 

@@ -1,5 +1,5 @@
 """Fitted coefficients of the answer models (written by benchmarks/fit_answer_model.py; do not
-edit by hand: re-run the script). Weights apply to the raw features named in qa/answer.py."""
+edit by hand: re-run the script). Weights apply to the raw features named in qa/ranker.py."""
 
 from __future__ import annotations
 

@@ -79,7 +79,7 @@ def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 # What the splitter uses of the spaCy model: sentences (`senter`) and entities (`ner`; dates for
-# `qa.dates`, answer types for `qa.answer`). In en_core_web_sm both carry their own embedding
+# `qa.dates`, answer types for `qa.ranker`). In en_core_web_sm both carry their own embedding
 # layers; the shared `tok2vec` feeds only the tagger and parser, so it is not loaded either.
 # Running it anyway cost a third of the split's time.
 _UNUSED_SPACY_COMPONENTS = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"]

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from conftest import SEED_QUESTION, SEED_SENTENCE_END, SEED_SENTENCE_START
-from qa.answer import NearestSentenceAnswerer, SentenceAnswerer, bounded_span, expected_labels
+from qa.answer import NearestSentenceAnswerer, SentenceAnswerer, bounded_span
+from qa.ranker import expected_labels
 from qa.reader import ReaderCalibration, Reading, SpanReader
 from qa.text import SpacySplitter, to_sentences
 from qa.types import ResolvedDate

@@ -9,16 +9,8 @@ import pytest
 import torch
 
 from qa.reader import BASE_MODEL, SpanReader
-from qa.reader_training import (
-    Trainer,
-    TrainingPair,
-    TrainingSettings,
-    batch_order,
-    encode_pairs,
-    load_trainable,
-    save_weights,
-    squad_pairs,
-)
+from qa.reader_pairs import TrainingPair, encode_pairs, squad_pairs
+from qa.reader_training import Trainer, TrainingSettings, batch_order, load_trainable, save_weights
 
 PARAGRAPH = (
     "The bridge opened in 1932. It was built by Dorman Long. "

@@ -97,7 +97,7 @@ def test_the_reduced_pipeline_finds_the_entities_the_whole_model_finds(
     splitter: SpacySplitter,
 ) -> None:
     """Only the segmenter and the recogniser run; the shared tok2vec they do not use is left
-    out, and the entities (dates for qa.dates, answer types for qa.answer) must not change."""
+    out, and the entities (dates for qa.dates, answer types for qa.ranker) must not change."""
     import spacy
 
     text = (
