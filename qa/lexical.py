@@ -9,8 +9,8 @@ Two `LexicalIndex`es, chosen with the store (`qa.wiring`):
   every idf without touching the other chunks' postings. (bm25s, which this replaced,
   precomputes every chunk's score for every word, so each write meant a whole rebuild: 4.9 s at
   35,500 chunks.) The scores are bm25s' Lucene variant to the bit, so rankings did not change.
-- `PostgresLexicalIndex` (PostgreSQL stores): the database ranks the passages with its
-  full-text search (a tsvector of the same words, a GIN index), so a replica keeps nothing
+- `qa.full_text.PostgresLexicalIndex` (PostgreSQL stores): the database ranks the passages with
+  its full-text search (a tsvector of the same words, a GIN index), so a replica keeps nothing
   corpus-sized in memory and sees another replica's writes on its next question.
 
 A search can be restricted to some articles' chunks (`ArticleFilter`): the others are left out
@@ -49,10 +49,6 @@ STOPWORDS = frozenset(
 # BM25's term-frequency saturation and length normalization (Lucene's and bm25s' defaults).
 K1 = 1.5
 B = 0.75
-# PostgreSQL keeps at most this many positions of one lexeme in a tsvector, and refuses a
-# lexeme longer than this many bytes.
-_MAX_POSITIONS = 256
-_MAX_LEXEME_BYTES = 2046
 
 
 @functools.lru_cache(maxsize=1 << 17)
@@ -98,31 +94,6 @@ def bm25_idf(document_frequency: int, documents: int) -> float:
     """BM25's (Lucene variant) inverse document frequency: always positive, highest for a word
     no document holds."""
     return math.log(1 + (documents - document_frequency + 0.5) / (document_frequency + 0.5))
-
-
-def fits_tsvector(word: str) -> bool:
-    """Whether PostgreSQL can hold `word` as a lexeme (a run of letters thousands long cannot,
-    and is left out of the tsvector and of queries)."""
-    return len(word.encode("utf-8")) <= _MAX_LEXEME_BYTES
-
-
-def tsquery_lexeme(word: str) -> str:
-    """`word` quoted as one PostgreSQL tsquery/tsvector lexeme, taken as it is (no parsing or
-    stemming by the database: the words are `content_words` already)."""
-    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-def tsvector_literal(words: Sequence[str]) -> str:
-    """A PostgreSQL tsvector literal of `words` with their positions (from 1), so that the
-    database sees exactly the words BM25 does and how often each occurs."""
-    positions: dict[str, list[int]] = {}
-    for position, word in enumerate(words, start=1):
-        if fits_tsvector(word):
-            positions.setdefault(word, []).append(position)
-    return " ".join(
-        f"{tsquery_lexeme(word)}:{','.join(map(str, places[:_MAX_POSITIONS]))}"
-        for word, places in positions.items()
-    )
 
 
 class LexicalIndex(Protocol):
@@ -353,48 +324,3 @@ class BM25Index:
                 for w in words
             }
         return {w: bm25_idf(frequency[w], documents) for w in words}
-
-
-class PassageTermStore(Protocol):
-    """What PostgreSQL full-text search needs from the store (`qa.store.ArticleStore` on
-    PostgreSQL)."""
-
-    def passage_frequencies(self, words: Sequence[str]) -> tuple[int, dict[str, int]]: ...
-
-    def rank_passages(
-        self, weights: Sequence[tuple[str, float]], k: int, where: ArticleFilter | None = None
-    ) -> list[tuple[int, float]]: ...
-
-
-class PostgresLexicalIndex:
-    """Keyword search run by PostgreSQL over each chunk's `passage_terms` tsvector (the chunk's
-    `content_words` with positions, GIN-indexed): chunks holding any question word, each scored
-    as the sum over question words of BM25's idf × `ts_rank(passage, word, 1)` (term frequency
-    saturating, length-normalized). With idf weights it ranked like in-memory BM25 on the
-    evaluation sets; ts_rank_cd alone, which has no idf, found the right article first far less
-    often (README, Scaling out). Nothing is held in memory: every search sees committed writes.
-    """
-
-    def __init__(self, store: PassageTermStore) -> None:
-        self.store = store
-
-    def search(
-        self, question: str, k: int, where: ArticleFilter | None = None
-    ) -> list[tuple[int, float]]:
-        words = [word for word in content_words(question) if fits_tsvector(word)]
-        if not words or k < 1:
-            return []
-        documents, frequency = self.store.passage_frequencies(list(dict.fromkeys(words)))
-        weights = [
-            (word, bm25_idf(frequency[word], documents) * words.count(word))
-            for word in dict.fromkeys(words)
-            if frequency.get(word, 0) > 0
-        ]
-        if not weights:
-            return []
-        return self.store.rank_passages(weights, k, where)
-
-    def idf(self, words: Sequence[str]) -> dict[str, float]:
-        counted = [word for word in dict.fromkeys(words) if fits_tsvector(word)]
-        documents, frequency = self.store.passage_frequencies(counted) if words else (0, {})
-        return {w: bm25_idf(frequency.get(w, 0), documents) for w in words}

@@ -19,7 +19,7 @@ import numpy as np
 
 from qa.database import Database, DatabaseError, Row
 from qa.embed import Vectors
-from qa.lexical import content_words, tsquery_lexeme, tsvector_literal
+from qa.full_text import add_passage_terms, passage_terms
 from qa.text import chunk_passage
 from qa.types import Article, Chunk, Entity, Sentence
 
@@ -72,12 +72,6 @@ CREATE INDEX IF NOT EXISTS chunk_removals_generation ON chunk_removals (generati
 # behind lists them (qa.lexical.BM25Index).
 REMOVALS_KEPT_GENERATIONS = 1000
 
-# Databases that search text themselves (PostgreSQL) keep each chunk's passage words as a tsvector
-# under a GIN index (`qa.lexical.PostgresLexicalIndex`). Stores made before it gain both on open.
-_PASSAGE_TERMS_COLUMN = "ALTER TABLE chunks ADD COLUMN IF NOT EXISTS passage_terms tsvector"
-_PASSAGE_TERMS_INDEX = (
-    "CREATE INDEX IF NOT EXISTS chunks_passage_terms ON chunks USING GIN (passage_terms)"
-)
 # Ids per statement where a list of ids is asked for: bounded IN lists on every database.
 _IDS_PER_STATEMENT = 500
 
@@ -177,12 +171,6 @@ def _vector_blob(vector: Vectors) -> bytes:
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
 
 
-def _passage_terms(passage: str) -> str:
-    """The passage's words as PostgreSQL full-text search sees them: the same `content_words`
-    that in-memory BM25 indexes, with their positions."""
-    return tsvector_literal(content_words(passage))
-
-
 def _vectors_from_rows(rows: Sequence[Row], dimension: int) -> Vectors:
     if not rows:
         return np.zeros((0, dimension), dtype=np.float32)
@@ -216,7 +204,7 @@ class ArticleStore:
         except DatabaseError as error:
             raise StoreError.unreadable(error) from error
         if database.full_text_search:
-            self._add_passage_terms()
+            add_passage_terms(database, self.chunk_passages)
         stored = {key: self.get_meta(key) for key in ("schema_version", "model", "dimension")}
         if stored["schema_version"] != str(SCHEMA_VERSION):
             raise StoreError(
@@ -229,30 +217,6 @@ class ArticleStore:
                 f"{stored['dimension']}), but this run uses '{model}' (dimension {dimension}); "
                 "use that model, or ingest into a new store"
             )
-
-    def _add_passage_terms(self) -> None:
-        """Give a PostgreSQL store the passage_terms column and its index if it lacks them, and
-        fill the column for chunks written without it (by a qa from before it). The catalog is
-        asked first, so that opening a current store takes no lock on its tables; replicas
-        opening an old store at once take turns (`schema_change`)."""
-        with self.database.schema_change():
-            if not self.database.execute(
-                "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
-                "AND table_name = 'chunks' AND column_name = 'passage_terms'"
-            ):
-                self.database.execute(_PASSAGE_TERMS_COLUMN)
-            [index] = self.database.execute("SELECT to_regclass('chunks_passage_terms') AS name")
-            if index["name"] is None:
-                self.database.execute(_PASSAGE_TERMS_INDEX)
-            missing = self.database.execute("SELECT id FROM chunks WHERE passage_terms IS NULL")
-            if missing:
-                self.database.execute_many(
-                    "UPDATE chunks SET passage_terms = CAST(? AS tsvector) WHERE id = ?",
-                    [
-                        (_passage_terms(passage), chunk_id)
-                        for chunk_id, passage in self.chunk_passages([r["id"] for r in missing])
-                    ],
-                )
 
     def close(self) -> None:
         self.database.close()
@@ -351,7 +315,7 @@ class ArticleStore:
                         _vector_blob(vector),
                     )
                     if full_text:
-                        values += (_passage_terms(chunk_passage(article.title, chunk.text)),)
+                        values += (passage_terms(chunk_passage(article.title, chunk.text)),)
                     [row] = self.database.execute(insert_chunk, values)
                     added.append(int(row["id"]))
             self._log_removals(removed)
@@ -481,7 +445,7 @@ class ArticleStore:
         if where is None:
             rows = self.database.execute("SELECT id FROM chunks ORDER BY id")
             return [int(r["id"]) for r in rows]
-        conditions, parameters = self._filter_sql(where)
+        conditions, parameters = self.where_clause(where)
         rows = self.database.execute(
             f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id{conditions} "
             "ORDER BY c.id",
@@ -490,7 +454,9 @@ class ArticleStore:
         return [int(r["id"]) for r in rows]
 
     @staticmethod
-    def _filter_sql(where: ArticleFilter | None) -> tuple[str, list[object]]:
+    def where_clause(where: ArticleFilter | None) -> tuple[str, list[object]]:
+        """`where` as SQL over the articles table aliased `a`: " WHERE …" (or "" for no
+        condition) and its parameters."""
         if where is None:
             return "", []
         clauses: list[str] = []
@@ -558,45 +524,6 @@ class ArticleStore:
                 )
             )
         return rows
-
-    def passage_frequencies(self, words: Sequence[str]) -> tuple[int, dict[str, int]]:
-        """PostgreSQL stores only (`Database.full_text_search`): the number of chunks, and for
-        each word the number whose passage holds it (BM25's statistics), counted through the
-        GIN index in one statement."""
-        [row] = self.database.execute(
-            "SELECT (SELECT COUNT(*) FROM chunks) AS total, ARRAY(SELECT (SELECT COUNT(*) "
-            "FROM chunks WHERE passage_terms @@ CAST(w.lexeme AS tsquery)) "
-            "FROM unnest(CAST(? AS text[])) WITH ORDINALITY AS w(lexeme, n) ORDER BY w.n) "
-            "AS frequencies",
-            ([tsquery_lexeme(word) for word in words],),
-        )
-        return int(row["total"]), dict(zip(words, map(int, row["frequencies"]), strict=True))
-
-    def rank_passages(
-        self, weights: Sequence[tuple[str, float]], k: int, where: ArticleFilter | None = None
-    ) -> list[tuple[int, float]]:
-        """PostgreSQL stores only: up to `k` (chunk id, score) pairs, best first (ties by id),
-        among chunks whose passage holds at least one of the words and whose article matches
-        `where`; score = Σ weight × ts_rank(passage, word, 1) over the (word, weight) pairs
-        (ts_rank normalization 1: divided by 1 + log of the passage's length in words)."""
-        if not weights:
-            return []
-        conditions, parameters = self._filter_sql(where)
-        join = " JOIN articles a ON a.id = c.article_id" if where is not None else ""
-        score = " + ".join("? * ts_rank(c.passage_terms, CAST(? AS tsquery), 1)" for _ in weights)
-        matches = "c.passage_terms @@ CAST(? AS tsquery)"
-        condition = f"{conditions} AND {matches}" if conditions else f" WHERE {matches}"
-        rows = self.database.execute(
-            f"SELECT c.id, {score} AS score FROM chunks c{join}{condition} "
-            "ORDER BY score DESC, c.id LIMIT ?",
-            [
-                *(value for word, weight in weights for value in (weight, tsquery_lexeme(word))),
-                *parameters,
-                " | ".join(tsquery_lexeme(word) for word, _ in weights),
-                k,
-            ],
-        )
-        return [(int(r["id"]), float(r["score"])) for r in rows]
 
     def chunks(self, chunk_ids: Sequence[int]) -> list[StoredChunk]:
         """The chunks with these ids, in that order (unknown ids are skipped: deleted meanwhile)."""

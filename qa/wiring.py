@@ -8,9 +8,10 @@ from pathlib import Path
 from qa.config import ConfigError, Settings, VectorSettings
 from qa.database import Database, open_database
 from qa.embed import Embedder, SentenceTransformerEmbedder
+from qa.full_text import PostgresLexicalIndex
 from qa.index import STORE, Index
 from qa.ingest import Ingester
-from qa.lexical import BM25Index, LexicalIndex, PostgresLexicalIndex
+from qa.lexical import BM25Index, LexicalIndex
 from qa.pipeline import Pipeline, build_pipeline
 from qa.reader import SpanReader
 from qa.text import SpacySplitter, Splitter

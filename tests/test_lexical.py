@@ -19,15 +19,10 @@ from backends import postgres_schema
 from conftest import REPO
 from qa.database import Database, PostgresDatabase
 from qa.embed import HashEmbedder
+from qa.full_text import PostgresLexicalIndex
 from qa.index import Index
 from qa.ingest import Ingester
-from qa.lexical import (
-    BM25Index,
-    LexicalIndex,
-    PostgresLexicalIndex,
-    content_words,
-    word_spans,
-)
+from qa.lexical import BM25Index, LexicalIndex, content_words, word_spans
 from qa.loaders import article_from_record
 from qa.store import ArticleFilter, ArticleRecord, ArticleStore
 from qa.text import SpacySplitter
