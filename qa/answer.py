@@ -194,6 +194,10 @@ class NearestSentenceAnswerer:
         self.signal = signal
         self.lexical = lexical
 
+    def warm_up(self) -> None:
+        if self.lexical is not None:
+            self.lexical.idf([])
+
     def _bm25(self, terms: QuestionTerms, candidates: Sequence[Candidate]) -> list[float]:
         k1, b = 1.5, 0.75
         texts = [content_words(c.sentence.text) for c in candidates]

@@ -45,6 +45,15 @@ class Embedder(Protocol):
     @property
     def dimension(self) -> int: ...
 
+    def warm_up(self) -> None:
+        """Load what encoding questions needs now rather than on the first question."""
+        ...
+
+    def prepare(self) -> None:
+        """What a `qa serve` master does before forking its workers (see
+        SentenceTransformerEmbedder.prepare)."""
+        ...
+
     def encode_documents(self, texts: Sequence[str], progress: bool = False) -> Vectors:
         """Encode passages; rows are L2-normalised, shape (len(texts), dimension)."""
         ...
@@ -110,7 +119,7 @@ class SentenceTransformerEmbedder:
         self.cache_dir = cache_dir or default_cache_dir()
         self.threads = threads
         self._model: Any = None
-        self._onnx: OnnxEncoder | None = None
+        self._graph: OnnxEncoder | None = None
         self._dimension: int | None = None
         self._lock = threading.RLock()
 
@@ -121,8 +130,8 @@ class SentenceTransformerEmbedder:
         with self._lock:
             if self.runtime == "torch":
                 self._sentence_transformer()
-            elif self._onnx is None:
-                self._onnx = self._load_onnx_encoder(self.runtime)
+            elif self._graph is None:
+                self._graph = self._load_graph_encoder(self.runtime)
 
     def prepare(self) -> None:
         """What a `qa serve` master does before it forks (see SpanReader.prepare): `warm_up`
@@ -132,7 +141,7 @@ class SentenceTransformerEmbedder:
             self.warm_up()
             return
         with self._lock:
-            checker = self._load_onnx_encoder(checking_runtime(self.runtime))
+            checker = self._load_graph_encoder(checking_runtime(self.runtime))
             self._dimension = checker.dimension
 
     def _sentence_transformer(self) -> Any:
@@ -149,7 +158,7 @@ class SentenceTransformerEmbedder:
                 self._model = SentenceTransformer(str(path), device=self.device)
             return self._model
 
-    def _load_onnx_encoder(self, runtime: str) -> OnnxEncoder:
+    def _load_graph_encoder(self, runtime: str) -> OnnxEncoder:
         """The exported graph (exported first when not cached) opened under `runtime`."""
         from qa.embed_onnx import OnnxEncoder, export_embedder_onnx, onnx_cache_path
         from qa.onnx_runtime import OnnxSession, load_or_export
@@ -177,8 +186,8 @@ class SentenceTransformerEmbedder:
         if self._dimension is None:
             self.warm_up()
             self._dimension = (
-                self._onnx.dimension
-                if self._onnx is not None
+                self._graph.dimension
+                if self._graph is not None
                 else int(self._model.get_embedding_dimension())
             )
         return self._dimension
@@ -188,8 +197,8 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if self.runtime in GRAPH_PASSAGE_RUNTIMES:
             self.warm_up()
-            assert self._onnx is not None
-            return self._onnx.encode(texts, self.batch_size, progress)
+            assert self._graph is not None
+            return self._graph.encode(texts, self.batch_size, progress)
         vectors = self._sentence_transformer().encode_document(
             list(texts),
             batch_size=self.batch_size,
@@ -201,8 +210,8 @@ class SentenceTransformerEmbedder:
 
     def encode_queries(self, texts: Sequence[str]) -> Vectors:
         self.warm_up()
-        if self._onnx is not None:
-            return self._onnx.encode(texts, self.batch_size)
+        if self._graph is not None:
+            return self._graph.encode(texts, self.batch_size)
         vectors = self._model.encode_query(
             list(texts),
             batch_size=self.batch_size,
@@ -257,6 +266,12 @@ class HashEmbedder:
                 vectors[row, int.from_bytes(digest[:4], "little") % self.dimension] += 1.0
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return (vectors / np.where(norms == 0, 1.0, norms)).astype(np.float32)
+
+    def warm_up(self) -> None:
+        """Nothing to load."""
+
+    def prepare(self) -> None:
+        """Nothing to load."""
 
     def encode_documents(self, texts: Sequence[str], progress: bool = False) -> Vectors:
         return self._encode(texts)

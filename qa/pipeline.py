@@ -25,6 +25,10 @@ class Answerer(Protocol):
     """Picks and cites sentences from the retrieved chunks. `context` is earlier turns'
     text: it may inform matching, never the answer type."""
 
+    def warm_up(self) -> None:
+        """Load what answering loads lazily (the reader, the keyword index's statistics)."""
+        ...
+
     def answer(
         self,
         question: str,
@@ -62,10 +66,8 @@ class Pipeline:
         """Load what the embedder and the answerer load lazily (ONNX sessions, the reader, the
         in-memory BM25 index), so the first question or write is as fast as the rest."""
         self.index.refresh()
-        for part in (self.embedder, self.answerer):
-            warm_up = getattr(part, "warm_up", None)
-            if warm_up is not None:
-                warm_up()
+        self.embedder.warm_up()
+        self.answerer.warm_up()
 
     def ask(
         self,

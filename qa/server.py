@@ -89,10 +89,10 @@ class Models:
     def prepare(self) -> None:
         """Load the weights and export any graph not yet cached, so that the workers need not;
         no session is kept, each worker opens its own after the fork (SpanReader.prepare)."""
-        for part in (self.embedder, self.reader, self.splitter):
-            prepare = getattr(part, "prepare", None) or getattr(part, "warm_up", None)
-            if prepare is not None:
-                prepare()
+        self.embedder.prepare()
+        if self.reader is not None:
+            self.reader.prepare()
+        self.splitter.warm_up()
 
 
 @dataclass(frozen=True)

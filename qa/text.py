@@ -31,6 +31,10 @@ class Splitter(Protocol):
         """Split each text into sentence spans (offsets into that text)."""
         ...
 
+    def warm_up(self) -> None:
+        """Load the model now rather than on the first split."""
+        ...
+
 
 def _paragraph_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
