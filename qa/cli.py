@@ -259,6 +259,17 @@ def ask(
         _print_answer(answer)
 
 
+def _runtimes(settings: Settings) -> str:
+    """Which runtimes the models run under: "auto" resolves per CPU, and an operator should see
+    to what."""
+    from qa.onnx_runtime import resolve_runtime
+
+    said = f"questions and passages run under {resolve_runtime(settings.embedding.runtime)}"
+    if settings.answer.reader:
+        said += f", the reader under {resolve_runtime(settings.answer.reader_runtime)}"
+    return said
+
+
 @cli.command()
 @INDEX_OPTION
 @click.option("--host", default=None, help="Address to listen on (default: server.host).")
@@ -311,6 +322,7 @@ def serve(
         raise click.ClickException(str(error)) from error
     if not server.api_token:
         click.echo("no server.api_token set: adding and deleting articles is disabled", err=True)
+    click.echo(_runtimes(settings), err=True)
 
     def announce(url: str) -> None:
         click.echo(f"serving {articles} articles at {url}/ with {options.workers} workers")
