@@ -16,12 +16,13 @@ import click
 
 from qa.config import ConfigError, Settings, load_settings
 from qa.database import DatabaseError
-from qa.embed import ModelNotFoundError
+from qa.embed import Embedder, ModelNotFoundError
 from qa.fetch import Fetcher, is_url, read_urls
 from qa.index import IndexMismatchError
 from qa.ingest import IngestReport, read_files
 from qa.onnx_runtime import OnnxGraphError
 from qa.pipeline import EmptyQuestionError
+from qa.reader import SpanReader
 from qa.retrieve import InvalidDateError, article_filter, parse_day
 from qa.serialize import answer_to_json, placed_in_time
 from qa.store import StoreError
@@ -259,15 +260,11 @@ def ask(
         _print_answer(answer)
 
 
-def _runtimes(settings: Settings) -> str:
-    """Which runtimes the models run under: "auto" resolves per CPU, and an operator should see
-    to what."""
-    from qa.onnx_runtime import resolve_runtime
-
-    said = f"questions and passages run under {resolve_runtime(settings.embedding.runtime)}"
-    if settings.answer.reader:
-        said += f", the reader under {resolve_runtime(settings.answer.reader_runtime)}"
-    return said
+def _runtimes(embedder: Embedder, reader: SpanReader | None) -> str:
+    """Which runtimes the models run under, as they resolved them: "auto" picks one per CPU,
+    and an operator should see which."""
+    said = f"questions and passages run under {embedder.runtime}"
+    return f"{said}, the reader under {reader.runtime}" if reader is not None else said
 
 
 @cli.command()
@@ -322,7 +319,7 @@ def serve(
         raise click.ClickException(str(error)) from error
     if not server.api_token:
         click.echo("no server.api_token set: adding and deleting articles is disabled", err=True)
-    click.echo(_runtimes(settings), err=True)
+    click.echo(_runtimes(models.embedder, models.reader), err=True)
 
     def announce(url: str) -> None:
         click.echo(f"serving {articles} articles at {url}/ with {options.workers} workers")

@@ -45,6 +45,12 @@ class Embedder(Protocol):
     @property
     def dimension(self) -> int: ...
 
+    @property
+    def runtime(self) -> str:
+        """How it encodes: one of qa.onnx_runtime.RUNTIMES with "auto" resolved, or what a
+        stand-in is."""
+        ...
+
     def warm_up(self) -> None:
         """Load what encoding questions needs now rather than on the first question."""
         ...
@@ -257,6 +263,7 @@ class HashEmbedder:
     def __init__(self, dimension: int = 64, name: str = "hash-embedder") -> None:
         self.name = name
         self.dimension = dimension
+        self.runtime = "hashed words"
 
     def _encode(self, texts: Sequence[str]) -> Vectors:
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)

@@ -1,13 +1,15 @@
 """OpenVINO for the exported ONNX graphs: their matrix products in bfloat16 (`openvino-bf16`).
 
-This CPU's AVX-512 bfloat16 instructions do twice float32's multiply-adds per instruction.
+A CPU's AVX-512 bfloat16 instructions do twice float32's multiply-adds per instruction.
 ONNX Runtime's CPU kernels have no bfloat16 matrix product; torch in bfloat16 (tried in
 session 17) dispatches each layer from Python under the GIL, which a `qa serve` worker's
 requests share. OpenVINO runs the whole graph in native code with the GIL released, from the
 same float32 ONNX file the `onnx` runtime exports, so the two share one export and cache.
-Measured here, 2 cores: the reader reads a question's first 4 sentences in 30 ms on one thread
-against ONNX Runtime's 47; passages encode at 251 news sentences/s against 131, their vectors
-at cosine 0.99996 or more to float32's.
+Measured on 2 cores of an Intel CPU with them: the reader reads a question's first 4 sentences
+in 30 ms on one thread against ONNX Runtime's 47; passages encode at 251 news sentences/s
+against 131, their vectors at cosine 0.99996 or more to float32's. Without them OpenVINO
+computes in float32 and was slower than ONNX Runtime, which "auto" then picks
+(qa.onnx_runtime.resolve_runtime).
 """
 
 from __future__ import annotations
