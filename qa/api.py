@@ -25,8 +25,7 @@ from qa.loaders import article_from_html, article_from_record, article_from_text
 from qa.openapi import MAX_SOURCES, openapi_document
 from qa.retrieve import InvalidDateError, article_filter, parse_day
 from qa.serialize import answer_to_json, article_to_json, coverage_to_json, summary_to_json
-from qa.store import ArticleFilter
-from qa.types import Article
+from qa.types import Article, ArticleFilter
 from qa.wiring import Components
 
 STATE_KEY = "qa"

@@ -10,13 +10,11 @@ corpus-sized is held in memory.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from qa.database import Database
 from qa.lexical import bm25_idf, content_words
-
-if TYPE_CHECKING:
-    from qa.store import ArticleFilter
+from qa.types import ArticleFilter
 
 # PostgreSQL keeps at most this many positions of one lexeme in a tsvector, and refuses a
 # lexeme longer than this many bytes.

@@ -24,7 +24,8 @@ import numpy as np
 from qa.database import Database, DatabaseError, SQLiteDatabase
 from qa.embed import Embedder, Vectors
 from qa.files import replaced_atomically
-from qa.store import ArticleFilter, ArticleRecord, ArticleStore, StoreError
+from qa.store import ArticleRecord, ArticleStore, StoreError
+from qa.types import ArticleFilter
 from qa.vectors import SAVED_FAISS_FILES, FaissVectorIndex, VectorIndex
 
 # 2: a chunk's vector is the normalised mean of its sentences' vectors (1: the chunk text with

@@ -26,12 +26,11 @@ import threading
 from array import array
 from collections import Counter
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from qa.store import ArticleFilter
+from qa.types import ArticleFilter
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-]*")
 _POSSESSIVE = re.compile(r"'s?$")

@@ -13,8 +13,8 @@ from qa.index import Index
 from qa.lexical import LexicalIndex
 from qa.reader import SpanReader
 from qa.retrieve import BM25Retriever, DenseRetriever, HybridRetriever, Retriever
-from qa.store import ArticleFilter, StoredChunk
-from qa.types import Answer
+from qa.store import StoredChunk
+from qa.types import Answer, ArticleFilter
 
 
 class EmptyQuestionError(ValueError):

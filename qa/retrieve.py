@@ -19,8 +19,7 @@ from typing import Protocol
 
 from qa.embed import Vectors
 from qa.lexical import LexicalIndex
-from qa.store import ArticleFilter
-from qa.types import RetrievedChunk
+from qa.types import ArticleFilter, RetrievedChunk
 
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from qa.store import ArticleSummary, Coverage
-from qa.types import Answer, Article, Citation, Sentence
+from qa.types import Answer, Article, ArticleSummary, Citation, Coverage, Sentence
 
 # A timeline entry quotes at most this many characters of an answer or a sentence.
 TIMELINE_ANSWER_CHARS = 200

@@ -21,7 +21,7 @@ from qa.database import Database, DatabaseError, Row
 from qa.embed import Vectors
 from qa.full_text import add_passage_terms, passage_terms
 from qa.text import chunk_passage
-from qa.types import Article, Chunk, Entity, Sentence
+from qa.types import Article, ArticleFilter, ArticleSummary, Chunk, Coverage, Entity, Sentence
 
 # Bumped when existing tables change. A new table is created if missing (here, and by
 # qa.conversations and qa.rate_limits for the server's own), so an older store gains it.
@@ -100,39 +100,6 @@ class StoredChunk:
     article: Article
     sentences: tuple[Sentence, ...]
     sentence_vectors: Vectors
-
-
-@dataclass(frozen=True)
-class ArticleFilter:
-    """Restricts retrieval to some articles; every given condition must hold. Sources match
-    case-insensitively; an article without a publication date fails either date bound."""
-
-    article_ids: frozenset[str] | None = None
-    sources: frozenset[str] | None = None
-    published_from: dt.date | None = None
-    published_to: dt.date | None = None
-
-
-@dataclass(frozen=True)
-class ArticleSummary:
-    id: str
-    title: str
-    source: str | None
-    published: dt.date | None
-    url: str | None
-    sentence_count: int
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """What the store holds, for a reader deciding what to ask: how many articles, the first
-    and last publication dates (None when no article is dated), and the articles per source
-    (most first; undated or unsourced articles count under None)."""
-
-    articles: int
-    first_published: dt.date | None
-    last_published: dt.date | None
-    sources: list[tuple[str | None, int]]
 
 
 @dataclass(frozen=True)

@@ -92,3 +92,36 @@ class RetrievedChunk:
 
     chunk_id: int
     score: float
+
+
+@dataclass(frozen=True)
+class ArticleFilter:
+    """Restricts retrieval to some articles; every given condition must hold. Sources match
+    case-insensitively; an article without a publication date fails either date bound."""
+
+    article_ids: frozenset[str] | None = None
+    sources: frozenset[str] | None = None
+    published_from: dt.date | None = None
+    published_to: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class ArticleSummary:
+    id: str
+    title: str
+    source: str | None
+    published: dt.date | None
+    url: str | None
+    sentence_count: int
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What the store holds, for a reader deciding what to ask: how many articles, the first
+    and last publication dates (None when no article is dated), and the articles per source
+    (most first; undated or unsourced articles count under None)."""
+
+    articles: int
+    first_published: dt.date | None
+    last_published: dt.date | None
+    sources: list[tuple[str | None, int]]

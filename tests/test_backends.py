@@ -14,9 +14,9 @@ from conftest import SEED_ARTICLE, SEED_QUESTION, SEED_SENTENCE_END, SEED_SENTEN
 from qa.config import Settings
 from qa.embed import SentenceTransformerEmbedder
 from qa.reader import SpanReader
-from qa.store import ArticleFilter, ArticleNotFoundError
+from qa.store import ArticleNotFoundError
 from qa.text import SpacySplitter
-from qa.types import Article
+from qa.types import Article, ArticleFilter
 from qa.wiring import Components, open_components
 
 OTHER = Article(

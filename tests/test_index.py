@@ -10,9 +10,9 @@ import pytest
 from qa.embed import HashEmbedder
 from qa.index import Index, IndexMismatchError
 from qa.ingest import Ingester
-from qa.store import ArticleFilter, ArticleNotFoundError, StoreError
+from qa.store import ArticleNotFoundError, StoreError
 from qa.text import SpacySplitter
-from qa.types import Article
+from qa.types import Article, ArticleFilter
 from qa.vectors import VectorIndexError
 
 EMBEDDER = HashEmbedder()

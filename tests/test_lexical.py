@@ -24,9 +24,9 @@ from qa.index import Index
 from qa.ingest import Ingester
 from qa.lexical import BM25Index, LexicalIndex, content_words, word_spans
 from qa.loaders import article_from_record
-from qa.store import ArticleFilter, ArticleRecord, ArticleStore
+from qa.store import ArticleRecord, ArticleStore
 from qa.text import SpacySplitter
-from qa.types import Article
+from qa.types import Article, ArticleFilter
 from qa.wiring import make_lexical_index
 
 EMBEDDER = HashEmbedder()

@@ -19,7 +19,7 @@ from qa.retrieve import (
     parse_day,
     reciprocal_rank_fusion,
 )
-from qa.store import ArticleFilter
+from qa.types import ArticleFilter
 
 
 class FakeStore:
