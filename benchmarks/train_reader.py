@@ -2,7 +2,8 @@
 
     python benchmarks/train_reader.py TRAIN.json[:N]... --work /tmp/qa-reader \
         [--negatives 1] [--cross-paragraph] [--unanswerable 0] [--start-from WEIGHTS] \
-        [--epochs 1] [--seed 0] [--eval SQUAD2.json] [--out qa/models/reader.safetensors]
+        [--epochs 1] [--seed 0] [--eval SQUAD2.json] [--out qa/models/reader.safetensors] \
+        [--teacher WEIGHTS] [--keep-layers 0,2,4]
 
 Each TRAIN.json is SQuAD 1.1 or 2.0, for example the SQuAD 1.1 training set (the first stage)
 and then, --start-from its weights, SQuAD 2.0 questions with --unanswerable plus some SQuAD 1.1
@@ -11,7 +12,9 @@ sentence pairs are made once and kept in --work with the checkpoints; run the sa
 again after a crash or a kill and it resumes. --out gets the weights that changed (float16)
 when training ends; the answerer's calibration is separate
 (benchmarks/fit_reader.py). --eval scores the trained reader on a SQuAD 2.0 file with each
-question's own paragraph given (see `gold_paragraph_figures`).
+question's own paragraph given (see `gold_paragraph_figures`). --keep-layers with --start-from
+and --teacher trains a smaller student (fewer encoder layers, faster reading) to read as the
+reader it starts from does (README, Inference runtimes: tried, not shipped).
 """
 
 from __future__ import annotations
@@ -192,6 +195,12 @@ def main() -> None:
         action="store_true",
         help="train through the onnx-int8 runtime's rounding (quantization-aware fine-tuning)",
     )
+    parser.add_argument(
+        "--keep-layers",
+        type=lambda value: tuple(int(i) for i in value.split(",")),
+        help="train a smaller student: only these encoder layers of the start (e.g. 0,2,4); "
+        "use with --start-from and --teacher",
+    )
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--eval", type=Path, help="SQuAD 2.0 file for gold-paragraph figures")
     parser.add_argument("--eval-limit", type=int, help="first N questions of --eval")
@@ -199,7 +208,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     pairs = [pair for source in args.datasets for pair in cached_pairs(source, args)]
-    model, tokenizer = load_trainable(BASE_MODEL, args.start_from)
+    model, tokenizer = load_trainable(BASE_MODEL, args.start_from, args.keep_layers)
     settings = TrainingSettings(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -209,6 +218,7 @@ def main() -> None:
         bfloat16=args.bfloat16,
         int8_aware=args.int8_aware,
         teacher=str(args.teacher or ""),
+        layers=args.keep_layers or (),
     )
     encoded = encode_pairs(tokenizer, pairs, settings.max_tokens)
     answering = sum(p.start > 0 for p in encoded)
@@ -217,6 +227,7 @@ def main() -> None:
         f"run-{run_key(args)}-e{settings.epochs}-b{settings.batch_size}"
         f"-lr{settings.learning_rate}-t{settings.max_tokens}{'-bf16' if settings.bfloat16 else ''}"
         f"{'-int8' if settings.int8_aware else ''}{'-taught' if args.teacher else ''}"
+        f"{'-layers' + '.'.join(map(str, settings.layers)) if settings.layers else ''}"
     )
     teacher = load_reader(BASE_MODEL, args.teacher)[0] if args.teacher else None
     trainer = Trainer(model, encoded, settings, run, tokenizer.pad_token_id, teacher)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ RUN_OVERHEAD_TOKENS = 16
 # Frozen in training, so left out of the weights file: they load from the embedding package.
 FROZEN_SUFFIX = "word_embeddings.weight"
 _UNREACHABLE = -1e4
+_LAYER = re.compile(r"\.encoder\.layer\.(\d+)\.")
 
 
 @dataclass(frozen=True)
@@ -342,6 +344,11 @@ def load_reader(base_model: str, weights: Path, device: str = "cpu") -> tuple[An
         )
     model, tokenizer = load_base(base_model)
     tuned = {name: tensor.float() for name, tensor in load_file(str(weights)).items()}
+    layers = {int(match.group(1)) for name in tuned if (match := _LAYER.search(name))}
+    if layers and max(layers) + 1 < encoder_layers(model):
+        # A distilled reader keeps fewer of the base's layers (benchmarks/train_reader.py
+        # --keep-layers); its weights say how many.
+        keep_layers(model, range(max(layers) + 1))
     expected = dict(model.state_dict())
     unknown = [name for name in tuned if name not in expected]
     untouched = [name for name in expected if name not in tuned]
@@ -359,3 +366,20 @@ def load_reader(base_model: str, weights: Path, device: str = "cpu") -> tuple[An
     model.load_state_dict(tuned, strict=False)
     model.to(device).eval()
     return model, tokenizer
+
+
+def encoder_layers(model: Any) -> int:
+    return len(model.base_model.encoder.layer)
+
+
+def keep_layers(model: Any, layers: Sequence[int]) -> None:
+    """Cut the encoder to `layers` (indices into its layers, in order), in place: the start of
+    a smaller student reader, which runs in proportion to its layers."""
+    import torch
+
+    encoder = model.base_model.encoder
+    chosen = list(layers)
+    if not chosen or any(not 0 <= i < len(encoder.layer) for i in chosen):
+        raise ValueError(f"layers {chosen} are not among the encoder's {len(encoder.layer)}")
+    encoder.layer = torch.nn.ModuleList(encoder.layer[i] for i in chosen)
+    model.config.num_hidden_layers = len(chosen)

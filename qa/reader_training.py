@@ -19,7 +19,7 @@ from typing import Any
 from qa.files import replaced_atomically
 from qa.int8_simulation import simulate_int8
 from qa.onnx_runtime import TOKENIZER_INPUTS
-from qa.reader import FROZEN_SUFFIX, load_base, load_reader
+from qa.reader import FROZEN_SUFFIX, keep_layers, load_base, load_reader
 from qa.reader_pairs import EncodedPair
 
 
@@ -42,6 +42,9 @@ class TrainingSettings:
     # match (the Trainer is given the loaded teacher): an int8-aware copy of a reader then
     # keeps that reader's choices, not only the labels' (named here for the checkpoint check).
     teacher: str = ""
+    # The encoder layers the model kept of its start (load_trainable's `layers`; empty: all),
+    # named here for the checkpoint check.
+    layers: tuple[int, ...] = ()
 
 
 def batch_order(
@@ -64,14 +67,19 @@ def batch_order(
     return order
 
 
-def load_trainable(base_model: str, start_from: Path | None = None) -> tuple[Any, Any]:
+def load_trainable(
+    base_model: str, start_from: Path | None = None, layers: Sequence[int] | None = None
+) -> tuple[Any, Any]:
     """The base encoder with frozen word embeddings (they stay the package's, so only the other
     weights need shipping) and a fresh question-answering head, or the reader `start_from`
-    (weights of an earlier run, for a second stage of training)."""
+    (weights of an earlier run, for a second stage of training). With `layers`, only those of
+    the encoder's layers are kept: a smaller student, taught by the reader it starts from."""
     if start_from is None:
         model, tokenizer = load_base(base_model)
     else:
         model, tokenizer = load_reader(base_model, start_from)
+    if layers is not None:
+        keep_layers(model, layers)
     for name, parameter in model.named_parameters():
         if name.endswith(FROZEN_SUFFIX):
             parameter.requires_grad = False

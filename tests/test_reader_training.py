@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import torch
 
-from qa.reader import BASE_MODEL, SpanReader
+from qa.reader import BASE_MODEL, SpanReader, encoder_layers, keep_layers, load_reader
 from qa.reader_pairs import TrainingPair, encode_pairs, squad_pairs
 from qa.reader_training import Trainer, TrainingSettings, batch_order, load_trainable, save_weights
 
@@ -191,3 +191,28 @@ def test_a_teacher_adds_only_its_distance_to_the_labels_loss(
         progress=False, stop_after=1
     )
     assert farther[0] > alone[0] + 0.1
+
+
+def test_a_student_keeps_the_chosen_layers_and_loads_back_with_as_many(
+    trainable: tuple[Any, Any], tmp_path: Path
+) -> None:
+    """A distilled reader is the start's encoder cut to some layers: those layers' weights,
+    renumbered, and a weights file that load_reader reads back as that many layers."""
+    full = trainable[0]
+    student = copy.deepcopy(full)
+    keep_layers(student, [0, 2])
+    assert encoder_layers(student) == 2 == student.config.num_hidden_layers
+    kept = student.state_dict()["bert.encoder.layer.1.output.dense.weight"]
+    assert torch.equal(kept, full.state_dict()["bert.encoder.layer.2.output.dense.weight"])
+    with pytest.raises(ValueError, match="not among"):
+        keep_layers(copy.deepcopy(full), [0, 9])
+    save_weights(student, tmp_path / "student.safetensors")
+    loaded, tokenizer = load_reader(BASE_MODEL, tmp_path / "student.safetensors")
+    assert encoder_layers(loaded) == 2
+    inputs = tokenizer("what is the code word?", "The code word is zebra.", return_tensors="pt")
+    student.eval()
+    with torch.no_grad():
+        theirs, mine = student(**inputs).start_logits, loaded(**inputs).start_logits
+    # The file holds float16: the loaded student reads as the saved one to that rounding.
+    assert torch.allclose(theirs, mine, atol=0.05)
+    assert not torch.allclose(full.eval()(**inputs).start_logits, mine, atol=0.05)
