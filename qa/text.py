@@ -116,9 +116,10 @@ class SpacySplitter:
         unused = _UNUSED_SPACY_COMPONENTS + ([] if self.entities else ["ner"])
         nlp = spacy.load(self.model, exclude=unused)
         nlp.enable_pipe("senter")
-        # numpy's BLAS (OpenBLAS, with this CPU's AVX-512 kernels) instead of thinc's default
-        # blis: the recogniser's matrix products are its costliest part, and the whole split
-        # took 3.2 s instead of 4.4 s for 128 Wikinews articles, with the same entities.
+        # numpy's BLAS (OpenBLAS) instead of thinc's default blis for the recogniser's matrix
+        # products: the whole split of 128 Wikinews articles took 3.2 s instead of 4.4 s on an
+        # AVX-512 CPU, 5.0 instead of 6.5-7.2 s on an AVX2 one, with the same entities. (The
+        # recogniser is 95% of the split: without it, 0.24 s.)
         blas = NumpyOps(use_blis=False)
         for _, component in nlp.pipeline:
             for layer in component.model.walk():
