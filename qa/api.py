@@ -32,6 +32,7 @@ STATE_KEY = "qa"
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 MAX_CONVERSATION_ID_CHARS = 64
+ASK_FIELDS = frozenset({"question", "top_k", "conversation_id", "since", "until", "sources"})
 UPLOAD_FIELD = "file"
 
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -138,6 +139,16 @@ def _sources_field(value: Any) -> list[str]:
 def _ask_request(body: Any, server: ServerSettings, default_top_k: int) -> AskRequest:
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_body", "the body must be a JSON object with a 'question'")
+    # A misspelt filter ("source", "from") would otherwise be ignored, and the answer drawn from
+    # every article without the asker knowing.
+    unknown = sorted(set(body) - ASK_FIELDS)
+    if unknown:
+        raise ApiError(
+            400,
+            "unknown_field",
+            f"unknown field(s) {', '.join(map(repr, unknown))}; an ask takes "
+            f"{', '.join(sorted(ASK_FIELDS))}",
+        )
     question = body.get("question")
     if question is None:
         raise ApiError(400, "missing_question", "the body needs a 'question' string")

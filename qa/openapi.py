@@ -36,12 +36,18 @@ def _error(description: str) -> dict[str, Any]:
     return _json(_ref("Error"), description)
 
 
-def _object(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
-    return {
+def _object(
+    properties: dict[str, Any], required: list[str] | None = None, closed: bool = False
+) -> dict[str, Any]:
+    """An object schema; `closed`: other fields are refused (a request's, 400 unknown_field)."""
+    schema: dict[str, Any] = {
         "type": "object",
         "properties": properties,
         "required": list(properties) if required is None else required,
     }
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
 
 
 SCHEMAS: dict[str, Any] = {
@@ -84,6 +90,7 @@ SCHEMAS: dict[str, Any] = {
             },
         },
         required=["question"],
+        closed=True,
     ),
     "ResolvedDate": _object(
         {
@@ -284,7 +291,8 @@ PATHS: dict[str, Any] = {
                 "400": _error(
                     "Malformed JSON, missing/non-string/empty/too long question, bad top_k "
                     "or conversation_id, a since/until not written YYYY-MM-DD or since after "
-                    "until (invalid_date), sources not a list of names (invalid_sources)."
+                    "until (invalid_date), sources not a list of names (invalid_sources), a "
+                    "field the request does not define (unknown_field)."
                 ),
                 **_AUTH_ERRORS,
                 "413": _error("Body over server.max_body_bytes."),

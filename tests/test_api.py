@@ -232,6 +232,8 @@ def test_unknown_conversation_id_starts_a_new_conversation(client: SpecClient) -
         ({"question": SEED_QUESTION, "sources": ["Xinhua", 7]}, "invalid_sources"),
         ({"question": SEED_QUESTION, "sources": [" "]}, "invalid_sources"),
         ({"question": SEED_QUESTION, "sources": ["s"] * 51}, "invalid_sources"),
+        ({"question": SEED_QUESTION, "source": ["Xinhua"]}, "unknown_field"),
+        ({"question": SEED_QUESTION, "from": "2020-01-01"}, "unknown_field"),
         (["a", "list"], "invalid_body"),
         ("just a string", "invalid_body"),
     ],
@@ -241,6 +243,11 @@ def test_bad_questions_are_400_with_a_code(client: SpecClient, body: Any, code: 
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == code
     assert response.get_json()["error"]["message"]
+
+
+def test_a_misspelt_filter_is_named_rather_than_ignored(client: SpecClient) -> None:
+    error = ask(client, SEED_QUESTION, published_from="2020-01-01").get_json()["error"]
+    assert "'published_from'" in error["message"] and "since" in error["message"]
 
 
 def test_a_malformed_date_says_what_to_send(client: SpecClient) -> None:
