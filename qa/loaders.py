@@ -147,7 +147,14 @@ def article_from_text(text: str, origin: str) -> Article:
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     for index, line in enumerate(lines):
         if line.strip():
-            return _finish(line, "\n".join(lines[index + 1 :]), origin=origin)
+            body = "\n".join(lines[index + 1 :])
+            if not body.strip():
+                # One line of text reads as a headline without an article.
+                raise ArticleError(
+                    f"{origin}: only a headline; in a text article the first line is the "
+                    "headline and the article's text follows it"
+                )
+            return _finish(line, body, origin=origin)
     raise ArticleError(f"{origin}: empty file")
 
 
@@ -175,7 +182,9 @@ def article_from_html(
         raise ArticleError(f"{origin}: no article text found in the HTML")
     title = (extracted.title or "").strip() or fallback_title or ""
     if not title.strip():
-        raise ArticleError(f"{origin}: the HTML has no title")
+        raise ArticleError(
+            f"{origin}: the HTML has no title (a <title>, an <h1> or an og:title meta tag)"
+        )
     published = fallback_published
     if extracted.date:
         published = parse_published(extracted.date, origin)

@@ -67,7 +67,7 @@ def test_bad_records_are_named_and_the_rest_kept(tmp_path: Path) -> None:
         ("empty.txt", b"  \n\n", "empty file"),
         ("broken.json", b'{"title": "x", ', "malformed JSON"),
         ("binary.txt", b"Title\n\x00\x01\x02\x81\x8d", "binary"),
-        ("only-title.txt", b"Just a headline\n", "no article text"),
+        ("only-title.txt", b"Just a headline\n", "only a headline; .* first line is the headline"),
         ("notes.docx", b"PK\x03\x04", "unsupported file type"),
         ("nothing.html", b"<html><body><script>alert(1)</script></body></html>", "no article text"),
     ],
@@ -87,6 +87,14 @@ def test_oversized_file_is_refused(tmp_path: Path) -> None:
     path.write_text("Title\n\n" + "word " * 100)
     with pytest.raises(ArticleError, match="limit"):
         load_file(path, 50)
+
+
+def test_html_without_a_title_says_what_would_give_one() -> None:
+    body = "<p>The mayor said on Monday that the bridge will reopen in May after repairs.</p>"
+    with pytest.raises(ArticleError, match="no title \\(a <title>, an <h1>"):
+        article_from_html(f"<html><body>{body}</body></html>", "x.html")
+    titled = article_from_html(f"<html><body><h1>Bridge to reopen</h1>{body}</body></html>", "x")
+    assert titled.title == "Bridge to reopen"
 
 
 def test_windows_1252_text_is_decoded(tmp_path: Path) -> None:
