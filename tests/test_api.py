@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -344,9 +345,42 @@ def test_wrong_content_type_is_415(client: SpecClient) -> None:
 
 def test_oversized_body_is_413(make_client: MakeClient) -> None:
     client = make_client(max_body_bytes=1000)
-    response = client.post("/api/ask", json={"question": "x" * 2000})
+    body = json.dumps({"question": "x" * 2000})
+    response = client.post("/api/ask", data=body, content_type="application/json")
+    assert response.status_code == 413
+    error = response.get_json()["error"]
+    assert error["code"] == "body_too_large"
+    assert f"has {len(body)} bytes" in error["message"]
+    assert "limit of 1000 bytes" in error["message"]
+
+
+def test_a_chunked_upload_over_the_limit_is_413_not_stored_cut_short(
+    make_client: MakeClient,
+) -> None:
+    """Werkzeug reads a chunked body up to the limit and stops without an error; the app
+    refuses it rather than store the article cut short. A chunked body within it is whole."""
+    client = make_client(max_body_bytes=1000)
+
+    def upload(body: bytes) -> TestResponse:
+        headers = {**AUTH, "Content-Type": "text/plain", "Transfer-Encoding": "chunked"}
+        # gunicorn, which de-chunks the body, says so in wsgi.input_terminated.
+        return client.post(
+            "/api/articles",
+            input_stream=io.BytesIO(body),
+            headers=headers,
+            environ_overrides={"wsgi.input_terminated": True},
+        )
+
+    before = client.get("/api/articles").get_json()["total"]
+    response = upload(b"Council news\n\n" + b"The council met on Monday. " * 100)
     assert response.status_code == 413
     assert response.get_json()["error"]["code"] == "body_too_large"
+    assert client.get("/api/articles").get_json()["total"] == before
+    whole = b"Council news\n\n" + b"The council met on Monday. " * 10
+    response = upload(whole)
+    assert response.status_code == 201
+    stored = client.get(f"/api/articles/{response.get_json()['id']}").get_json()
+    assert stored["text"] == whole.decode().split("\n\n", 1)[1].strip()
 
 
 def test_question_length_limit_is_configurable(make_client: MakeClient) -> None:

@@ -1,6 +1,6 @@
 import pytest
 
-from qa.text import SpacySplitter, make_chunks, merge_fragments, to_sentences
+from qa.text import SpacySplitter, make_chunks, merge_fragments, paragraph_pieces, to_sentences
 
 
 def split(splitter: SpacySplitter, text: str) -> list[str]:
@@ -47,6 +47,22 @@ def test_entities_are_kept_by_article_offsets(splitter: SpacySplitter) -> None:
     sentence = to_sentences("a", text, splitter.split([text])[0])[1]
     dates = {text[e.start : e.end] for e in sentence.entities if e.label == "DATE"}
     assert {"Aug. 20", "three years"} <= dates
+
+
+def test_a_run_on_paragraph_is_split_in_pieces_spacy_accepts(splitter: SpacySplitter) -> None:
+    """One paragraph longer than spaCy's million-character limit used to crash ingest (a 500
+    from the API); it is cut into pieces after a sentence's end, and every offset holds."""
+    text = "Headline words.\n\n" + "The council met again on Monday. " * 1000 + "x" * 25_000
+    spans = splitter.split([text])[0]
+    assert [text[s.start : s.end] for s in spans[1:3]] == ["The council met again on Monday."] * 2
+    assert sum(text[s.start : s.end] == "The council met again on Monday." for s in spans) == 1000
+    # A run with no space to cut at is cut where the piece is full.
+    assert [spans[-2].end - spans[-2].start, spans[-1].end - spans[-1].start] == [20_000, 5_000]
+    assert text[spans[-2].start : spans[-1].end] == "x" * 25_000
+    pieces = paragraph_pieces(text, 0, len(text), limit=1_000)
+    assert all(end - start <= 1_000 for start, end in pieces)
+    assert "".join(text[start:end] for start, end in pieces) == text
+    assert all(text[end - 2 : end] == ". " for _, end in pieces[:-26])
 
 
 def test_merge_fragments_joins_open_quotes_and_lowercase_continuations() -> None:
