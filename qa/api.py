@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from qa.clean import without_control_characters
 from qa.config import ServerSettings
 from qa.conversations import ConversationStore
 from qa.http_errors import ApiError
@@ -167,7 +168,9 @@ def _ask_request(body: Any, server: ServerSettings, default_top_k: int) -> AskRe
     top_k = _int_field(top_k, "top_k", 1, server.max_top_k)
     conversation_id = body.get("conversation_id")
     if conversation_id is not None and (
-        not isinstance(conversation_id, str) or len(conversation_id) > MAX_CONVERSATION_ID_CHARS
+        not isinstance(conversation_id, str)
+        or len(conversation_id) > MAX_CONVERSATION_ID_CHARS
+        or without_control_characters(conversation_id) != conversation_id
     ):
         raise ApiError(
             400,
@@ -193,7 +196,9 @@ def ask() -> Response:
     answer = state.components.pipeline.ask(
         wanted.question, wanted.top_k, context=earlier_terms, where=wanted.where
     )
-    state.conversations.record(conversation_id, wanted.question)
+    # The question as answered: the pipeline's, without control characters (a NUL would not
+    # go into a PostgreSQL store).
+    state.conversations.record(conversation_id, answer.question)
     return jsonify({**answer_to_json(answer), "conversation_id": conversation_id})
 
 

@@ -13,6 +13,9 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+# C0 control characters other than tab and line breaks, and DEL: invisible in an article or a
+# question, and PostgreSQL refuses a NUL in a text column (an ingest holding one failed there).
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SOURCE_LINE = re.compile(r"^\s*Source:\s*(?P<source>[^|]+?)\s*\|(?P<rest>.*)$", re.IGNORECASE)
 _ISO_DATE = re.compile(r"(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})")
 _MONTH = (
@@ -130,3 +133,8 @@ def clean_wire_text(raw: str) -> CleanedText:
         if ended:
             break
     return CleanedText("\n\n".join(kept), source=source, published=published, dateline=dateline)
+
+
+def without_control_characters(text: str) -> str:
+    """`text` with each control character (tab and line breaks kept) replaced by a space."""
+    return _CONTROL_CHARACTERS.sub(" ", text)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qa.clean import clean_wire_text
+from qa.clean import clean_wire_text, without_control_characters
 from qa.types import Article
 
 TEXT_SUFFIXES = {".txt"}
@@ -104,8 +104,8 @@ def _finish(
     published: dt.date | None = None,
 ) -> Article:
     """Clean the body, fill metadata the furniture carried, and check the result is usable."""
-    title = " ".join(title.split())[:_MAX_TITLE_CHARS]
-    cleaned = clean_wire_text(body)
+    title = " ".join(without_control_characters(title).split())[:_MAX_TITLE_CHARS]
+    cleaned = clean_wire_text(without_control_characters(body))
     if not title:
         raise ArticleError(f"{origin}: no title")
     if not cleaned.text.strip():

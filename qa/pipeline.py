@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from qa.answer import NearestSentenceAnswerer, SentenceAnswerer
+from qa.clean import without_control_characters
 from qa.config import ConfigError, Settings
 from qa.embed import Embedder, Vectors
 from qa.index import Index
@@ -93,14 +94,15 @@ class Pipeline:
         answer type and the returned question stay this turn's. `where` restricts the answer to
         some articles (see `qa.retrieve.article_filter`); None asks all of them.
         """
-        question = " ".join(question.split())
+        question = " ".join(without_control_characters(question).split())
         if not question:
             raise EmptyQuestionError("the question is empty")
         if top_k < 1:
             raise ValueError("top_k must be at least 1")
         started = time.perf_counter()
         self.index.refresh()
-        retrieval_query = f"{' '.join(context.split())} {question}".strip()
+        context = " ".join(without_control_characters(context).split())
+        retrieval_query = f"{context} {question}".strip()
         query_vector = self.embedder.encode_queries([retrieval_query])[0]
         found = self.retriever.retrieve(retrieval_query, query_vector, self.candidate_chunks, where)
         scores = {r.chunk_id: r.score for r in found}

@@ -13,6 +13,7 @@ from backends import BACKENDS, backend_settings
 from conftest import SEED_ARTICLE, SEED_QUESTION, SEED_SENTENCE_END, SEED_SENTENCE_START
 from qa.config import Settings
 from qa.embed import SentenceTransformerEmbedder
+from qa.loaders import article_from_record
 from qa.reader import SpanReader
 from qa.store import ArticleNotFoundError
 from qa.text import SpacySplitter
@@ -139,3 +140,23 @@ def test_a_second_replica_sees_writes_through_the_shared_store(
         finally:
             second.close()
             writer.close()
+
+
+def test_control_characters_in_an_article_never_reach_the_store(
+    backend: Settings,
+    tmp_path: Path,
+    embedder: SentenceTransformerEmbedder,
+    splitter: SpacySplitter,
+    reader: SpanReader,
+) -> None:
+    """PostgreSQL refuses a NUL in a text column: an article holding one failed its ingest."""
+    components = open_replica(backend, tmp_path / "controls", embedder, reader)
+    try:
+        record = {"title": "Dam\x00 opens", "text": "The Rogun dam\x00 opened on Monday.\x07"}
+        article = article_from_record(record, "test")
+        assert components.ingester(splitter).ingest_articles([article]).ok
+        stored, sentences = components.index.store.get(article.id)
+        assert (stored.title, stored.text) == ("Dam opens", "The Rogun dam  opened on Monday.")
+        assert [s.text for s in sentences] == ["The Rogun dam  opened on Monday."]
+    finally:
+        components.close()

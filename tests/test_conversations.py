@@ -263,3 +263,16 @@ def test_an_index_from_before_stored_conversations_gains_the_table(
     conversation_id = ask(app, SEED_QUESTION)
     assert ask(app, "why are they leaving?", conversation_id) == conversation_id
     assert len(database.execute(tables)) == 1
+
+
+def test_control_characters_in_a_question_are_dropped_before_it_is_stored(apps: Apps) -> None:
+    """A NUL in a question used to reach the conversations table, which PostgreSQL refuses."""
+    app, _ = apps.open()
+    conversation_id = ask(app, SEED_QUESTION.replace("forces", "forces\x00", 1))
+    assert ask(app, "why are they\x01 leaving?", conversation_id) == conversation_id
+    turns = app.extensions["qa"].conversations.turns(conversation_id)
+    assert turns == [["coalition", "forces", "withdraw"], ["leaving"]]
+    body = {"question": SEED_QUESTION, "conversation_id": "a\x00b"}
+    response = app.test_client().post("/api/ask", json=body)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_conversation_id"

@@ -5,7 +5,13 @@ from pathlib import Path
 import pytest
 
 from conftest import SEED_ARTICLE, SEED_FURNITURE
-from qa.loaders import ArticleError, article_from_html, find_article_files, load_file
+from qa.loaders import (
+    ArticleError,
+    article_from_html,
+    article_from_record,
+    find_article_files,
+    load_file,
+)
 
 LIMIT = 10**6
 
@@ -87,6 +93,13 @@ def test_oversized_file_is_refused(tmp_path: Path) -> None:
     path.write_text("Title\n\n" + "word " * 100)
     with pytest.raises(ArticleError, match="limit"):
         load_file(path, 50)
+
+
+def test_control_characters_are_blanked_and_an_article_of_nothing_else_refused() -> None:
+    article = article_from_record({"title": "A\x00B", "text": "One\x00two.\tThree\x1f."}, "r")
+    assert (article.title, article.text) == ("A B", "One two.\tThree .")
+    with pytest.raises(ArticleError, match="no article text"):
+        article_from_record({"title": "Ctrl", "text": "\x00\x01\x02"}, "r")
 
 
 def test_html_without_a_title_says_what_would_give_one() -> None:
