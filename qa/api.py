@@ -22,7 +22,13 @@ from qa.config import ServerSettings
 from qa.conversations import ConversationStore
 from qa.http_errors import ApiError
 from qa.ingest import Ingester, IngestReport
-from qa.loaders import article_from_html, article_from_record, article_from_text, decode_bytes
+from qa.loaders import (
+    article_from_html,
+    article_from_record,
+    article_from_text,
+    decode_bytes,
+    parse_json,
+)
 from qa.openapi import MAX_SOURCES, openapi_document
 from qa.retrieve import InvalidDateError, article_filter, parse_day
 from qa.serialize import answer_to_json, article_to_json, coverage_to_json, summary_to_json
@@ -84,7 +90,7 @@ def _json_body() -> Any:
         )
     raw = request.get_data()  # over MAX_CONTENT_LENGTH this raises 413
     try:
-        return json.loads(raw)
+        return parse_json(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ApiError(400, "malformed_json", f"the body is not valid JSON: {error}") from error
 
@@ -242,7 +248,7 @@ def _uploaded_article() -> Article:
             return article_from_text(decode_bytes(data, name), name)
         if suffix == ".json":
             try:
-                record = json.loads(decode_bytes(data, name))
+                record = parse_json(decode_bytes(data, name))
             except json.JSONDecodeError as error:
                 raise ApiError(400, "malformed_json", f"{name}: not valid JSON: {error}") from error
             return article_from_record(record, name)

@@ -199,6 +199,17 @@ def article_from_html(
     )
 
 
+def parse_json(text: str | bytes) -> Any:
+    """`json.loads` for text from outside: JSON nested deeper than Python's recursion limit
+    (a body of 100,000 "[") is malformed too, a JSONDecodeError like any other, instead of
+    a RecursionError that became a 500."""
+    try:
+        return json.loads(text)
+    except RecursionError as error:
+        document = text if isinstance(text, str) else ""
+        raise json.JSONDecodeError("nested too deeply", document, 0) from error
+
+
 def _records_from_json(text: str, path: Path) -> Iterator[tuple[Any, str]]:
     if path.suffix.lower() == ".jsonl":
         for number, line in enumerate(text.splitlines(), start=1):
@@ -206,12 +217,12 @@ def _records_from_json(text: str, path: Path) -> Iterator[tuple[Any, str]]:
                 continue
             where = f"{path}:{number}"
             try:
-                yield json.loads(line), where
+                yield parse_json(line), where
             except json.JSONDecodeError as error:
                 yield ArticleError(f"{where}: malformed JSON ({error.msg})"), where
         return
     try:
-        data = json.loads(text)
+        data = parse_json(text)
     except json.JSONDecodeError as error:
         raise ArticleError(
             f"{path}: malformed JSON ({error.msg} at line {error.lineno})"

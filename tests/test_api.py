@@ -330,7 +330,19 @@ def test_an_answer_from_several_articles_carries_a_dated_timeline(
     assert body["newest"] == newest["article_id"]
 
 
-@pytest.mark.parametrize("raw", ['{"question": "when', "{'question': 'x'}", "", "\xff\xfe"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"question": "when',
+        "{'question': 'x'}",
+        "",
+        "\xff\xfe",
+        # Deeper than Python's recursion limit: a RecursionError, once a 500.
+        "[" * 100_000 + "]" * 100_000,
+        '{"question": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    ],
+    ids=["cut", "quotes", "empty", "bytes", "deep", "deep-question"],
+)
 def test_malformed_json_is_400(client: SpecClient, raw: str) -> None:
     response = client.post("/api/ask", data=raw.encode("latin-1"), content_type="application/json")
     assert response.status_code == 400

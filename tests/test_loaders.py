@@ -102,6 +102,13 @@ def test_control_characters_are_blanked_and_an_article_of_nothing_else_refused()
         article_from_record({"title": "Ctrl", "text": "\x00\x01\x02"}, "r")
 
 
+def test_json_nested_too_deeply_is_malformed_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ArticleError, match="malformed JSON \\(nested too deeply"):
+        load_file(path, LIMIT)
+
+
 def test_html_without_a_title_says_what_would_give_one() -> None:
     body = "<p>The mayor said on Monday that the bridge will reopen in May after repairs.</p>"
     with pytest.raises(ArticleError, match="no title \\(a <title>, an <h1>"):
