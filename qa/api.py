@@ -29,7 +29,7 @@ from qa.loaders import (
     decode_bytes,
     parse_json,
 )
-from qa.openapi import MAX_SOURCES, openapi_document
+from qa.openapi import MAX_SOURCES, SCHEMAS, openapi_document
 from qa.retrieve import InvalidDateError, article_filter, parse_day
 from qa.serialize import answer_to_json, article_to_json, coverage_to_json, summary_to_json
 from qa.types import Article, ArticleFilter
@@ -39,7 +39,8 @@ STATE_KEY = "qa"
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 MAX_CONVERSATION_ID_CHARS = 64
-ASK_FIELDS = frozenset({"question", "top_k", "conversation_id", "since", "until", "sources"})
+# What an ask may hold: the fields the OpenAPI document gives AskRequest, so the two cannot differ.
+ASK_FIELDS = frozenset(SCHEMAS["AskRequest"]["properties"])
 UPLOAD_FIELD = "file"
 
 api = Blueprint("api", __name__, url_prefix="/api")
