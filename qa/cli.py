@@ -334,9 +334,20 @@ def serve(
 @click.option(
     "--baselines", is_flag=True, help="Also measure dense-only and BM25-only nearest sentence."
 )
+@click.option(
+    "--details",
+    type=click.Path(path_type=Path, dir_okay=False, writable=True),
+    default=None,
+    help="Also write each question's outcome to this file, a line of JSON each.",
+)
 @click.pass_context
 def evaluate_command(
-    context: click.Context, dataset: Path, as_json: bool, limit: int | None, baselines: bool
+    context: click.Context,
+    dataset: Path,
+    as_json: bool,
+    limit: int | None,
+    baselines: bool,
+    details: Path | None,
 ) -> None:
     """Score answers on a SQuAD 2.0 file, indexed into a temporary folder (see README)."""
     from qa.evaluate import evaluate, format_table
@@ -357,6 +368,7 @@ def evaluate_command(
         SpacySplitter(),
         baselines=baselines,
         reader=context.obj.get("reader"),
+        details=details,
     )
     click.echo(json.dumps(result) if as_json else format_table(result))
 

@@ -11,10 +11,15 @@ Metrics (see qa/metrics.py for the definitions):
 - `squad2_f1`: official SQuAD 2.0 F1 over all questions (abstaining = the empty answer);
 - `latency_ms_p50`, `latency_ms_p95`: wall time of `Pipeline.ask` with the model loaded;
 - `index_seconds`: the whole ingest of the file's paragraphs.
+
+`--details FILE` also writes each question's outcome as a line of JSON (`outcome_record`): the
+metrics say how often the answerer is wrong, the lines say where, which is what choosing the next
+change needs.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from collections.abc import Sequence
@@ -63,6 +68,37 @@ class Outcome:
     def ranked_article_ids(self) -> list[str]:
         cited = [c.article.id for c in self.asked.answer.citations]
         return cited + [c.article.id for c in self.asked.chunks]
+
+
+def outcome_record(outcome: Outcome) -> dict[str, Any]:
+    """One line of `--details`: the question, what was expected, what was answered and cited,
+    and the scores that line adds to the metrics."""
+    question, answer = outcome.question, outcome.asked.answer
+    first = answer.citations[0] if answer.citations else None
+    cited = first.sentence.text if first else ""
+    return {
+        "id": question.id,
+        "question": question.question,
+        "gold_answers": list(question.answers),
+        "gold_article": question.article_id,
+        "unanswerable": question.is_impossible,
+        "abstained": not answer.answerable,
+        "answer": outcome.prediction,
+        "confidence": round(answer.confidence, 4),
+        "cited_article": first.article.id if first else None,
+        "cited_sentence": cited,
+        "citation_correct": None
+        if question.is_impossible
+        else contains_answer(cited, question.answers),
+        "answer_f1": round(best_f1(outcome.prediction, question.answers), 4),
+        "latency_ms": round(outcome.latency_ms, 1),
+    }
+
+
+def write_details(outcomes: Sequence[Outcome], path: Path) -> None:
+    with path.open("w", encoding="utf-8") as lines:
+        for outcome in outcomes:
+            lines.write(json.dumps(outcome_record(outcome), ensure_ascii=False) + "\n")
 
 
 def ask_all(
@@ -144,17 +180,20 @@ def evaluate(
     baselines: bool = False,
     progress: bool = True,
     reader: SpanReader | None = None,
+    details: Path | None = None,
 ) -> dict[str, Any]:
     """Metrics of the configured pipeline; with `baselines`, {"qa": …, "baselines": {"dense":
-    …, "bm25": …}}, all measured on the same temporary index in this process."""
+    …, "bm25": …}}, all measured on the same temporary index in this process. With `details`,
+    the configured pipeline's outcomes are written there too (`write_details`)."""
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as folder:
         components, index_seconds = index_dataset(
             dataset, settings, embedder, splitter, Path(folder), reader
         )
         try:
-            ours = score(
-                ask_all(components.pipeline, dataset.questions, "qa", progress), index_seconds
-            )
+            outcomes = ask_all(components.pipeline, dataset.questions, "qa", progress)
+            if details is not None:
+                write_details(outcomes, details)
+            ours = score(outcomes, index_seconds)
             if not baselines:
                 return ours
             others = {

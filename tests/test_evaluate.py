@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from qa.cli import cli
 from qa.config import Settings
 from qa.embed import Embedder
-from qa.evaluate import Outcome, format_table, score
+from qa.evaluate import Outcome, format_table, outcome_record, score
 from qa.pipeline import Asked
 from qa.reader import SpanReader
 from qa.squad import SquadQuestion
@@ -68,6 +68,13 @@ def test_score_hand_checked() -> None:
     assert metrics["latency_ms_p50"] == 25.0
     assert metrics["index_seconds"] == 1.2
     assert "citation_accuracy_at_1" in format_table(metrics)
+
+    records = [outcome_record(o) for o in outcomes]
+    assert [r["citation_correct"] for r in records] == [True, False, None, None]
+    assert [r["abstained"] for r in records] == [False, False, True, False]
+    assert [r["answer_f1"] for r in records] == [1.0, 0.5, 1.0, 0.0]
+    assert records[1]["cited_article"] == "other" and records[1]["answer"] == "in 1974"
+    assert records[2]["answer"] == "" and records[3]["gold_answers"] == []
 
 
 def squad_file(folder: Path) -> Path:
@@ -126,10 +133,16 @@ def test_eval_command_end_to_end(
         assert metrics["passage_recall_at_5"] == 1.0  # only two paragraphs
     assert data["qa"]["citation_accuracy_at_1"] == 1.0
 
+    details = tmp_path / "details.jsonl"
     flat = CliRunner().invoke(
         cli,
-        ["eval", str(squad_file(tmp_path)), "--json", "--limit", "1"],
+        ["eval", str(squad_file(tmp_path)), "--json", "--limit", "2", "--details", str(details)],
         obj={"settings": settings, "embedder": embedder, "reader": reader},
     )
     assert flat.exit_code == 0, flat.output
     assert set(json.loads(flat.stdout)) == METRIC_KEYS
+    lines = [json.loads(line) for line in details.read_text(encoding="utf-8").splitlines()]
+    assert [line["id"] for line in lines] == ["a", "b"]
+    assert lines[0]["gold_article"] == lines[0]["cited_article"] == "Mixed_topics#0"
+    assert lines[0]["citation_correct"] is True and "France" in lines[0]["cited_sentence"]
+    assert lines[1]["unanswerable"] and lines[1]["citation_correct"] is None
