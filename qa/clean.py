@@ -1,10 +1,11 @@
 """Wire-service boilerplate removal: keep the story and its facts, drop the furniture.
 
 News text as captured carries agency furniture around the story: a `Source: X| date|Editor: Y`
-line, a dateline ("BAGHDAD, Oct. 11 (Xinhua) -- "), bylines, "Related:" lists, an end mark
-("Enditem", "(END)", "-30-"), keyword footers and tracking numbers. The rules below are written
-for the shapes agencies share, not for one file; the facts they carry (source, publication date,
-dateline place) are returned as metadata instead of being lost.
+line, a line holding only the date ("Friday, December 25, 2020", as Wikinews opens), a dateline
+("BAGHDAD, Oct. 11 (Xinhua) -- "), bylines, "Related:" lists, an end mark ("Enditem", "(END)",
+"-30-"), keyword footers and tracking numbers. The rules below are written for the shapes
+agencies share, not for one file; the facts they carry (source, publication date, dateline
+place) are returned as metadata instead of being lost.
 """
 
 from __future__ import annotations
@@ -18,9 +19,21 @@ from dataclasses import dataclass
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SOURCE_LINE = re.compile(r"^\s*Source:\s*(?P<source>[^|]+?)\s*\|(?P<rest>.*)$", re.IGNORECASE)
 _ISO_DATE = re.compile(r"(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})")
+_MONTH_NAMES = (
+    "January February March April May June July August September October November December".split()
+)
 _MONTH = (
     r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
     r"|January|February|March|April|June|July|August|September|October|November|December"
+)
+_WEEKDAY = r"(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day"
+# A line that is only a date, as a site prints above the story: "Friday, December 25, 2020",
+# "25 December 2020", "2020-12-25". Without this it joins the story's first sentence, which
+# the reader then cites with the date glued in front.
+_DATE_LINE = re.compile(
+    rf"^(?:{_WEEKDAY},?\s+)?(?:(?P<month>{_MONTH})\s+(?P<day>\d{{1,2}}),?"
+    rf"|(?P<day_first>\d{{1,2}})\s+(?P<month_second>{_MONTH}),?)\s+(?P<year>\d{{4}})$"
+    r"|^(?P<iso>\d{4}-\d{2}-\d{2})$"
 )
 # PLACE[, Region][, Month Day] (Agency) -- ; PLACE is upper case, as agencies write it.
 _DATELINE = re.compile(
@@ -63,6 +76,17 @@ def _date_from_iso(text: str) -> dt.date | None:
         return None
     try:
         return dt.date(int(match["y"]), int(match["m"]), int(match["d"]))
+    except ValueError:
+        return None
+
+
+def _date_from_date_line(match: re.Match[str]) -> dt.date | None:
+    if match["iso"]:
+        return _date_from_iso(match["iso"])
+    month_name = (match["month"] or match["month_second"])[:3].lower()
+    month = [m[:3].lower() for m in _MONTH_NAMES].index(month_name) + 1
+    try:
+        return dt.date(int(match["year"]), month, int(match["day"] or match["day_first"]))
     except ValueError:
         return None
 
@@ -114,6 +138,10 @@ def clean_wire_text(raw: str) -> CleanedText:
                 continue  # headline items of a "Related:" list
             in_list = False
             if not line or _is_furniture(line):
+                continue
+            date_line = None if kept or lines else _DATE_LINE.match(line)
+            if date_line:
+                published = published or _date_from_date_line(date_line)
                 continue
             if not kept and not lines and dateline is None:
                 match = _DATELINE.match(line)

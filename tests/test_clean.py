@@ -1,6 +1,6 @@
 import datetime as dt
 
-from qa.clean import clean_wire_text
+from qa.clean import CleanedText, clean_wire_text
 
 SEED_BODY = """
 Source: Xinhua| 2020-10-11 22:20:20|Editor: huaxia
@@ -72,3 +72,27 @@ def test_story_sentences_opening_with_a_label_word_stay_and_the_labels_go() -> N
         "Copyright infringement is the use of protected works without permission.\n\n"
         "Editor John Smith said the paper would appeal."
     )
+
+
+def test_a_date_line_above_the_story_goes_and_dates_it() -> None:
+    cleaned = clean_wire_text("Friday, December 25, 2020 \nIn May, a study was published.")
+    assert cleaned.text == "In May, a study was published."
+    assert cleaned.published == dt.date(2020, 12, 25)
+    for line, day in (
+        ("25 December 2020", dt.date(2020, 12, 25)),
+        ("Sept. 3, 2019", dt.date(2019, 9, 3)),
+        ("2020-06-01", dt.date(2020, 6, 1)),
+    ):
+        assert clean_wire_text(f"{line}\n\nIt rained.") == CleanedText("It rained.", published=day)
+    # Only a line that is nothing but a date, and only above the story.
+    for story in (
+        "Friday, the House issued a subpoena.",
+        "December 25, 2020 was a Friday.",
+        "It rained.\n\nFriday, December 25, 2020",
+    ):
+        assert clean_wire_text(story) == CleanedText(story)
+    # A Source line's date wins over the page's; an impossible date dates nothing.
+    assert clean_wire_text("Source: X| 2020-10-11|\nMay 2, 2020\nIt rained.").published == (
+        dt.date(2020, 10, 11)
+    )
+    assert clean_wire_text("February 30, 2020\nIt rained.") == CleanedText("It rained.")
