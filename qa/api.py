@@ -14,10 +14,11 @@ import threading
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from qa.clean import without_control_characters
+from qa.clean import has_control_characters
 from qa.config import ServerSettings
 from qa.conversations import ConversationStore
 from qa.http_errors import ApiError
@@ -177,7 +178,7 @@ def _ask_request(body: Any, server: ServerSettings, default_top_k: int) -> AskRe
     if conversation_id is not None and (
         not isinstance(conversation_id, str)
         or len(conversation_id) > MAX_CONVERSATION_ID_CHARS
-        or without_control_characters(conversation_id) != conversation_id
+        or has_control_characters(conversation_id)
     ):
         raise ApiError(
             400,
@@ -288,7 +289,9 @@ def add_article() -> tuple[Response, int]:
         "sentence_count": len(sentences),
     }
     response = jsonify(body)
-    response.headers["Location"] = f"/api/articles/{article.id}"
+    # Quoted whole ("/" too: the route takes it back), so that an id holding "?", "#", "%" or
+    # ".." still names its article.
+    response.headers["Location"] = f"/api/articles/{quote(article.id, safe='')}"
     return response, status
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 # C0 control characters other than tab and line breaks, and DEL: invisible in an article or a
 # question, and PostgreSQL refuses a NUL in a text column (an ingest holding one failed there).
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ANY_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 _SOURCE_LINE = re.compile(r"^\s*Source:\s*(?P<source>[^|]+?)\s*\|(?P<rest>.*)$", re.IGNORECASE)
 _ISO_DATE = re.compile(r"(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})")
 _MONTH_NAMES = (
@@ -166,3 +167,10 @@ def clean_wire_text(raw: str) -> CleanedText:
 def without_control_characters(text: str) -> str:
     """`text` with each control character (tab and line breaks kept) replaced by a space."""
     return _CONTROL_CHARACTERS.sub(" ", text)
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether `text` holds a control character, tabs and line breaks included: an identifier
+    holding one cannot go into a URL, a header or a log line intact, so it is refused, not
+    blanked (blanking would make it another identifier)."""
+    return _ANY_CONTROL_CHARACTER.search(text) is not None

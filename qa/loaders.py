@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qa.clean import clean_wire_text, without_control_characters
+from qa.clean import clean_wire_text, has_control_characters, without_control_characters
 from qa.types import Article
 
 TEXT_SUFFIXES = {".txt"}
@@ -23,6 +23,9 @@ HTML_SUFFIXES = {".html", ".htm"}
 JSON_SUFFIXES = {".json", ".jsonl"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES
 _MAX_TITLE_CHARS = 500
+# An id is a key, part of a URL (/api/articles/<id>) and of a Location header: a page of text
+# is not an id.
+MAX_ARTICLE_ID_CHARS = 1_000
 
 
 class ArticleError(ValueError):
@@ -93,6 +96,15 @@ def _optional_string(record: dict[str, Any], key: str, where: str) -> str | None
     return value.strip() or None
 
 
+def _check_article_id(article_id: str, origin: str) -> None:
+    if len(article_id) > MAX_ARTICLE_ID_CHARS:
+        raise ArticleError(f"{origin}: 'id' is longer than {MAX_ARTICLE_ID_CHARS} characters")
+    if has_control_characters(article_id):
+        raise ArticleError(f"{origin}: 'id' holds a control character (a line break, tab, NUL…)")
+    if article_id in {".", ".."}:
+        raise ArticleError(f"{origin}: 'id' cannot be '.' or '..' (they name no URL path)")
+
+
 def _finish(
     title: str,
     body: str,
@@ -104,6 +116,12 @@ def _finish(
     published: dt.date | None = None,
 ) -> Article:
     """Clean the body, fill metadata the furniture carried, and check the result is usable."""
+    if explicit_id is not None:
+        _check_article_id(explicit_id, origin)
+    if url is not None and has_control_characters(url):
+        raise ArticleError(f"{origin}: 'url' holds a control character")
+    if source is not None:
+        source = " ".join(without_control_characters(source).split()) or None
     title = " ".join(without_control_characters(title).split())[:_MAX_TITLE_CHARS]
     cleaned = clean_wire_text(without_control_characters(body))
     if not title:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from qa.loaders import MAX_ARTICLE_ID_CHARS
+
 # The most source names one question may be restricted to (the ask view enforces it).
 MAX_SOURCES = 50
 
@@ -221,7 +223,13 @@ SCHEMAS: dict[str, Any] = {
             "published": {"type": ["string", "null"], "examples": ["2020-10-11"]},
             "source": _NULLABLE_STRING,
             "url": _NULLABLE_STRING,
-            "id": _NULLABLE_STRING,
+            "id": {
+                "type": ["string", "integer", "null"],
+                "maxLength": MAX_ARTICLE_ID_CHARS,
+                "description": "Kept as given (a number becomes its text); no control "
+                "characters, not '.' or '..'. Without it the id is derived from the URL, "
+                "else from the content.",
+            },
         },
         required=["title", "text"],
     ),

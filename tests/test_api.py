@@ -506,6 +506,26 @@ def test_article_ids_may_hold_slashes(client: SpecClient) -> None:
     assert response.status_code == 204
 
 
+def test_the_location_of_an_added_article_names_it_whatever_its_id_holds(
+    client: SpecClient,
+) -> None:
+    for article_id in ("a b?c#d", "x%2Fy", "../../etc", "wire/2021/7", "caf\u00e9 \u65e5\u672c"):
+        added = client.post("/api/articles", json={**NEW_ARTICLE, "id": article_id}, headers=AUTH)
+        assert added.status_code == 201, added.get_json()
+        assert client.get(added.headers["Location"]).get_json()["id"] == article_id
+
+
+def test_an_id_holding_a_control_character_is_refused_and_nothing_stored(
+    client: SpecClient,
+) -> None:
+    before = client.get("/api/articles").get_json()["total"]
+    for article_id in ("a\nb", "a\x00b", "tab\there", "x" * 1_001, ".."):
+        refused = client.post("/api/articles", json={**NEW_ARTICLE, "id": article_id}, headers=AUTH)
+        assert refused.status_code == 422, article_id
+        assert refused.get_json()["error"]["code"] == "invalid_article"
+    assert client.get("/api/articles").get_json()["total"] == before
+
+
 def test_post_html_body_and_upload(client: SpecClient) -> None:
     response = client.post("/api/articles", data=HTML_PAGE, content_type="text/html", headers=AUTH)
     assert response.status_code == 201, response.get_json()

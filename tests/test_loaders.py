@@ -102,6 +102,18 @@ def test_control_characters_are_blanked_and_an_article_of_nothing_else_refused()
         article_from_record({"title": "Ctrl", "text": "\x00\x01\x02"}, "r")
 
 
+def test_metadata_with_control_characters() -> None:
+    record = {"title": "T", "text": "Some text.", "source": "City\x00 Wire\n"}
+    assert article_from_record(record, "r").source == "City Wire"
+    with pytest.raises(ArticleError, match="'url' holds a control character"):
+        article_from_record({**record, "url": "https://example.com/a\nb"}, "r")
+    with pytest.raises(ArticleError, match="'id' holds a control character"):
+        article_from_record({**record, "id": "a\x00b"}, "r")
+    with pytest.raises(ArticleError, match="'id' is longer than 1000"):
+        article_from_record({**record, "id": "x" * 1_001}, "r")
+    assert article_from_record({**record, "id": "x" * 1_000}, "r").id == "x" * 1_000
+
+
 def test_json_nested_too_deeply_is_malformed_not_a_crash(tmp_path: Path) -> None:
     path = tmp_path / "deep.json"
     path.write_text("[" * 100_000 + "]" * 100_000)
