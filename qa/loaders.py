@@ -217,15 +217,30 @@ def article_from_html(
     )
 
 
+# A \u escape of a UTF-16 surrogate: the only way a JSON text can name one.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]", re.ASCII)
+
+
 def parse_json(text: str | bytes) -> Any:
-    """`json.loads` for text from outside: JSON nested deeper than Python's recursion limit
-    (a body of 100,000 "[") is malformed too, a JSONDecodeError like any other, instead of
-    a RecursionError that became a 500."""
+    """`json.loads` for text from outside, where two more things are malformed JSON (a
+    JSONDecodeError like any other, instead of an error deep inside that became a 500):
+    nesting deeper than Python's recursion limit (a body of 100,000 "["), and a string holding
+    half of a surrogate pair ("\\ud800" alone), which Python accepts but which is no character:
+    it cannot be encoded, so the tokenizer, the store and the response would each fail on it."""
+    document = text if isinstance(text, str) else ""
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except RecursionError as error:
-        document = text if isinstance(text, str) else ""
         raise json.JSONDecodeError("nested too deeply", document, 0) from error
+    raw = text if isinstance(text, str) else text.decode(json.detect_encoding(text), "replace")
+    if _SURROGATE_ESCAPE.search(raw):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise json.JSONDecodeError(
+                "a \\u escape names half of a surrogate pair, not a character", document, 0
+            ) from error
+    return value
 
 
 def _records_from_json(text: str, path: Path) -> Iterator[tuple[Any, str]]:

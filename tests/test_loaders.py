@@ -11,6 +11,7 @@ from qa.loaders import (
     article_from_record,
     find_article_files,
     load_file,
+    parse_json,
 )
 
 LIMIT = 10**6
@@ -112,6 +113,20 @@ def test_metadata_with_control_characters() -> None:
     with pytest.raises(ArticleError, match="'id' is longer than 1000"):
         article_from_record({**record, "id": "x" * 1_001}, "r")
     assert article_from_record({**record, "id": "x" * 1_000}, "r").id == "x" * 1_000
+
+
+@pytest.mark.parametrize(
+    "text", ['{"a": "\\ud800"}', '["x\\udfff"]', '{"\\udbff": 1}', '"\\ud83d\\u0041"']
+)
+def test_half_a_surrogate_pair_is_malformed_json(text: str) -> None:
+    for form in (text, text.encode("utf-8"), text.encode("utf-16")):
+        with pytest.raises(json.JSONDecodeError, match="half of a surrogate pair"):
+            parse_json(form)
+
+
+def test_escaped_characters_and_whole_surrogate_pairs_still_parse() -> None:
+    text = '{"a": "\\ud83d\\ude00 caf\\u00e9 \\\\ud800"}'  # the last is a backslash and "ud800"
+    assert parse_json(text) == {"a": "\U0001f600 café \\ud800"}
 
 
 def test_json_nested_too_deeply_is_malformed_not_a_crash(tmp_path: Path) -> None:
