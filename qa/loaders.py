@@ -176,6 +176,24 @@ def article_from_text(text: str, origin: str) -> Article:
     raise ArticleError(f"{origin}: empty file")
 
 
+# A numeric character reference ("&#x1F;", "&#31", "&#xFFFE;") to a character XML cannot hold:
+# a C0 control other than tab and line breaks, or U+FFFE / U+FFFF. The parser under
+# trafilatura (lxml) gives up on the whole page for one of them, so they become spaces.
+_CHARACTER_REFERENCE = r"&#(?:[xX](?P<hex>[0-9a-fA-F]{1,8})|(?P<decimal>[0-9]{1,10}));?"
+_TEXT_REFERENCE = re.compile(_CHARACTER_REFERENCE)
+_BYTES_REFERENCE = re.compile(_CHARACTER_REFERENCE.encode("ascii"))
+_NOT_IN_XML = frozenset({*range(1, 9), 0xB, 0xC, *range(0xE, 0x20), 0xFFFE, 0xFFFF})
+
+
+def _without_unparsable_references(html: str | bytes) -> str | bytes:
+    def code_point(match: re.Match[Any]) -> int:
+        return int(match["hex"], 16) if match["hex"] is not None else int(match["decimal"])
+
+    if isinstance(html, str):
+        return _TEXT_REFERENCE.sub(lambda m: " " if code_point(m) in _NOT_IN_XML else m[0], html)
+    return _BYTES_REFERENCE.sub(lambda m: b" " if code_point(m) in _NOT_IN_XML else m[0], html)
+
+
 def article_from_html(
     html: str | bytes,
     origin: str,
@@ -194,7 +212,11 @@ def article_from_html(
     if not (html.strip() if isinstance(html, str) else html.strip()):
         raise ArticleError(f"{origin}: empty file")
     extracted = trafilatura.bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False, include_tables=False
+        _without_unparsable_references(html),
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=False,
     )
     if extracted is None or not (extracted.text or "").strip():
         raise ArticleError(f"{origin}: no article text found in the HTML")

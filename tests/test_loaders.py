@@ -115,6 +115,22 @@ def test_metadata_with_control_characters() -> None:
     assert article_from_record({**record, "id": "x" * 1_000}, "r").id == "x" * 1_000
 
 
+@pytest.mark.parametrize("reference", ["&#x1F;", "&#31", "&#X0b;", "&#xFFFE;", "&#65535;"])
+def test_a_reference_to_a_character_xml_cannot_hold_does_not_lose_the_page(
+    reference: str,
+) -> None:
+    page = (
+        "<html><head><title>Bridge</title></head><body><article><p>The council met on Monday"
+        f"{reference} to approve the bridge budget of ten million dollars for the town.</p>"
+        "<p>Work starts in May and lasts two years, the caf&#233; owner said.</p>"
+        "</article></body></html>"
+    )
+    for form in (page, page.encode("utf-8")):
+        article = article_from_html(form, "page.html")
+        assert article.text.startswith("The council met on Monday")
+        assert "café owner" in article.text
+
+
 @pytest.mark.parametrize(
     "text", ['{"a": "\\ud800"}', '["x\\udfff"]', '{"\\udbff": 1}', '"\\ud83d\\u0041"']
 )
