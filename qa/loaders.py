@@ -265,12 +265,19 @@ def parse_json(text: str | bytes) -> Any:
     return value
 
 
-def _records_from_json(text: str, path: Path) -> Iterator[tuple[Any, str]]:
-    if path.suffix.lower() == ".jsonl":
+def display_path(path: Path) -> str:
+    """The path as text that can be printed and stored: a name that is not valid UTF-8 (its
+    bytes kept by Python as lone surrogates) gets U+FFFD for them, instead of failing the store
+    write of the whole batch, and the terminal."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _records_from_json(text: str, name: str, lines: bool) -> Iterator[tuple[Any, str]]:
+    if lines:
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
-            where = f"{path}:{number}"
+            where = f"{name}:{number}"
             try:
                 yield parse_json(line), where
             except json.JSONDecodeError as error:
@@ -280,40 +287,41 @@ def _records_from_json(text: str, path: Path) -> Iterator[tuple[Any, str]]:
         data = parse_json(text)
     except json.JSONDecodeError as error:
         raise ArticleError(
-            f"{path}: malformed JSON ({error.msg} at line {error.lineno})"
+            f"{name}: malformed JSON ({error.msg} at line {error.lineno})"
         ) from error
     if isinstance(data, dict) and isinstance(data.get("articles"), list):
         data = data["articles"]
     if isinstance(data, list):
         for number, record in enumerate(data):
-            yield record, f"{path}[{number}]"
+            yield record, f"{name}[{number}]"
     else:
-        yield data, str(path)
+        yield data, name
 
 
 def load_file(path: Path, max_bytes: int) -> LoadResult:
     """Read one file. Raises ArticleError when nothing in it can be used; a JSON file with some
     bad records returns the good ones and an error line for each bad one."""
     suffix = path.suffix.lower()
+    name = display_path(path)
     if suffix not in SUPPORTED_SUFFIXES:
-        raise ArticleError(f"{path}: unsupported file type '{suffix or '(none)'}'")
+        raise ArticleError(f"{name}: unsupported file type '{suffix or '(none)'}'")
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise ArticleError(f"{path}: {size} bytes is over the {max_bytes}-byte limit")
+            raise ArticleError(f"{name}: {size} bytes is over the {max_bytes}-byte limit")
         data = path.read_bytes()
     except OSError as error:
-        raise ArticleError(f"{path}: cannot read ({error.strerror})") from error
+        raise ArticleError(f"{name}: cannot read ({error.strerror})") from error
     if not data.strip():
-        raise ArticleError(f"{path}: empty file")
+        raise ArticleError(f"{name}: empty file")
     if suffix in HTML_SUFFIXES:
-        return LoadResult(path, [article_from_html(data, str(path))], [])
-    text = decode_bytes(data, str(path))
+        return LoadResult(path, [article_from_html(data, name)], [])
+    text = decode_bytes(data, name)
     if suffix in TEXT_SUFFIXES:
-        return LoadResult(path, [article_from_text(text, str(path))], [])
+        return LoadResult(path, [article_from_text(text, name)], [])
     articles: list[Article] = []
     errors: list[str] = []
-    for record, where in _records_from_json(text, path):
+    for record, where in _records_from_json(text, name, suffix == ".jsonl"):
         try:
             if isinstance(record, ArticleError):
                 raise record
@@ -321,7 +329,7 @@ def load_file(path: Path, max_bytes: int) -> LoadResult:
         except ArticleError as error:
             errors.append(str(error))
     if not articles:
-        raise ArticleError("; ".join(errors) if errors else f"{path}: no articles in the file")
+        raise ArticleError("; ".join(errors) if errors else f"{name}: no articles in the file")
     return LoadResult(path, articles, errors)
 
 
@@ -341,5 +349,5 @@ def find_article_files(paths: list[Path]) -> tuple[list[Path], list[str]]:
         elif path.is_file():
             files.append(path)
         else:
-            missing.append(f"{path}: no such file or folder")
+            missing.append(f"{display_path(path)}: no such file or folder")
     return files, missing

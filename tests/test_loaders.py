@@ -1,5 +1,6 @@
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,20 @@ def test_control_characters_are_blanked_and_an_article_of_nothing_else_refused()
     assert (article.title, article.text) == ("A B", "One two.\tThree .")
     with pytest.raises(ArticleError, match="no article text"):
         article_from_record({"title": "Ctrl", "text": "\x00\x01\x02"}, "r")
+
+
+def test_a_file_name_that_is_not_utf8_is_named_printably(tmp_path: Path) -> None:
+    folder = os.fsencode(tmp_path)
+    for name in (b"bad\xffname.txt", b"bad\xffname.jsonl"):
+        path = Path(os.fsdecode(folder + b"/" + name))
+        body = b'{"title": "T", "text": "Body."}' if name.endswith(b"l") else b"Title\nBody."
+        path.write_bytes(body)
+        [article] = load_file(path, LIMIT).articles
+        # Python keeps the byte as a lone surrogate, which the store cannot encode.
+        assert "bad\ufffdname" in article.origin
+        article.origin.encode("utf-8")
+    [missing] = find_article_files([Path(os.fsdecode(folder + b"/gone\xfe"))])[1]
+    assert "gone\ufffd: no such file" in missing
 
 
 def test_metadata_with_control_characters() -> None:
