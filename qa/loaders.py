@@ -289,7 +289,9 @@ def _records_from_json(text: str, name: str, lines: bool) -> Iterator[tuple[Any,
         raise ArticleError(
             f"{name}: malformed JSON ({error.msg} at line {error.lineno})"
         ) from error
-    if isinstance(data, dict) and isinstance(data.get("articles"), list):
+    if isinstance(data, dict) and "articles" in data and "text" not in data:
+        if not isinstance(data["articles"], list):
+            raise ArticleError(f"{name}: 'articles' must be a list of article objects")
         data = data["articles"]
     if isinstance(data, list):
         for number, record in enumerate(data):

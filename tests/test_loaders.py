@@ -118,6 +118,16 @@ def test_a_file_name_that_is_not_utf8_is_named_printably(tmp_path: Path) -> None
     assert "gone\ufffd: no such file" in missing
 
 
+def test_an_articles_key_that_is_not_a_list_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "wrapped.json"
+    path.write_text('{"articles": {"title": "T", "text": "Body."}}')
+    with pytest.raises(ArticleError, match="'articles' must be a list"):
+        load_file(path, LIMIT)
+    # An article may have a field called "articles": it is still one article.
+    path.write_text('{"title": "T", "text": "Body.", "articles": 3}')
+    assert [a.title for a in load_file(path, LIMIT).articles] == ["T"]
+
+
 def test_metadata_with_control_characters() -> None:
     record = {"title": "T", "text": "Some text.", "source": "City\x00 Wire\n"}
     assert article_from_record(record, "r").source == "City Wire"
