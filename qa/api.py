@@ -42,6 +42,7 @@ MAX_PAGE_SIZE = 100
 MAX_CONVERSATION_ID_CHARS = 64
 # What an ask may hold: the fields the OpenAPI document gives AskRequest, so the two cannot differ.
 ASK_FIELDS = frozenset(SCHEMAS["AskRequest"]["properties"])
+ARTICLE_FIELDS = frozenset(SCHEMAS["ArticleInput"]["properties"])
 UPLOAD_FIELD = "file"
 
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -225,16 +226,26 @@ def get_article(article_id: str) -> Response:
     return jsonify(article_to_json(article, sentences))
 
 
-def _uploaded_article() -> Article:
+def _record_article(record: Any, where: str) -> tuple[Article, list[str]]:
+    """The article of a JSON record, and the record's fields it does not use. They are not
+    refused (records exported from other systems carry their own, such as a licence), but they
+    are named in the answer, so that a misspelt "publised" does not pass unseen."""
+    article = article_from_record(record, where)
+    return article, sorted(set(record) - ARTICLE_FIELDS)
+
+
+def _uploaded_article() -> tuple[Article, list[str]]:
     """The article in the request: a JSON record, an HTML or text body, or a multipart file
-    (.html/.htm/.txt/.json) in the form field 'file'. Loading and cleaning are the loaders'."""
+    (.html/.htm/.txt/.json) in the form field 'file'; and the JSON record's fields it ignored.
+    Loading and cleaning are the loaders'."""
     mimetype = request.mimetype
     if request.is_json:
-        return article_from_record(_json_body(), "request body")
+        return _record_article(_json_body(), "request body")
     if mimetype == "text/html":
-        return article_from_html(request.get_data(), "request body")
+        return article_from_html(request.get_data(), "request body"), []
     if mimetype == "text/plain":
-        return article_from_text(decode_bytes(request.get_data(), "request body"), "request body")
+        text = decode_bytes(request.get_data(), "request body")
+        return article_from_text(text, "request body"), []
     if mimetype == "multipart/form-data":
         upload = request.files.get(UPLOAD_FIELD)
         if upload is None or not upload.filename:
@@ -245,15 +256,15 @@ def _uploaded_article() -> Article:
         data = upload.read()
         suffix = PurePath(name).suffix.lower()
         if suffix in {".html", ".htm"}:
-            return article_from_html(data, name)
+            return article_from_html(data, name), []
         if suffix == ".txt":
-            return article_from_text(decode_bytes(data, name), name)
+            return article_from_text(decode_bytes(data, name), name), []
         if suffix == ".json":
             try:
                 record = parse_json(decode_bytes(data, name))
             except json.JSONDecodeError as error:
                 raise ApiError(400, "malformed_json", f"{name}: not valid JSON: {error}") from error
-            return article_from_record(record, name)
+            return _record_article(record, name)
         raise ApiError(415, "unsupported_media_type", f"{name}: upload .html, .htm, .txt or .json")
     raise ApiError(
         415,
@@ -277,7 +288,7 @@ def _ingest_outcome(report: IngestReport, article_id: str) -> tuple[str, int]:
 def add_article() -> tuple[Response, int]:
     state = _state()
     _require_token(state.server, "adding articles")
-    article = _uploaded_article()
+    article, ignored_fields = _uploaded_article()
     with state.write_lock:
         report = state.ingester.ingest_articles([article])
     status_word, status = _ingest_outcome(report, article.id)
@@ -287,6 +298,7 @@ def add_article() -> tuple[Response, int]:
         "title": article.title,
         "status": status_word,
         "sentence_count": len(sentences),
+        "ignored_fields": ignored_fields,
     }
     response = jsonify(body)
     # Quoted whole ("/" too: the route takes it back), so that an id holding "?", "#", "%" or

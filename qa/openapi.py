@@ -239,6 +239,12 @@ SCHEMAS: dict[str, Any] = {
             "title": {"type": "string"},
             "status": {"type": "string", "enum": ["added", "replaced", "unchanged"]},
             "sentence_count": {"type": "integer", "minimum": 0},
+            "ignored_fields": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Fields of a JSON article that are not ArticleInput's: kept "
+                "nowhere, named so that a misspelt one is seen.",
+            },
         }
     ),
     "Health": _object(

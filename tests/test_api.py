@@ -474,6 +474,7 @@ def test_post_json_article_adds_then_recognises_then_replaces(client: SpecClient
     added = client.post("/api/articles", json=NEW_ARTICLE, headers=AUTH)
     assert added.status_code == 201
     assert added.get_json()["status"] == "added" and added.get_json()["id"] == "harbour-1"
+    assert added.get_json()["ignored_fields"] == []
     assert added.headers["Location"] == "/api/articles/harbour-1"
     again = client.post("/api/articles", json=NEW_ARTICLE, headers=AUTH)
     assert again.status_code == 200 and again.get_json()["status"] == "unchanged"
@@ -506,6 +507,24 @@ def test_article_ids_may_hold_slashes(client: SpecClient) -> None:
         assert client.get(path).get_json()["id"] == "wire/2021/harbour-1"
     response = client.delete("/api/articles/wire%2F2021%2Fharbour-1", headers=AUTH)
     assert response.status_code == 204
+
+
+def test_fields_an_article_does_not_use_are_named_not_lost_silently(client: SpecClient) -> None:
+    misspelt = {**NEW_ARTICLE, "id": "typo-1", "publised": "2021-02-01", "license": "CC BY"}
+    del misspelt["published"]
+    added = client.post("/api/articles", json=misspelt, headers=AUTH)
+    assert added.status_code == 201
+    assert added.get_json()["ignored_fields"] == ["license", "publised"]
+    assert client.get("/api/articles/typo-1").get_json()["published"] is None
+    upload = client.post(
+        "/api/articles",
+        data={"file": (io.BytesIO(json.dumps(misspelt).encode()), "typo.json")},
+        content_type="multipart/form-data",
+        headers=AUTH,
+    )
+    assert upload.get_json()["ignored_fields"] == ["license", "publised"]
+    page = client.post("/api/articles", data=HTML_PAGE, content_type="text/html", headers=AUTH)
+    assert page.get_json()["ignored_fields"] == []
 
 
 def test_the_location_of_an_added_article_names_it_whatever_its_id_holds(
