@@ -23,6 +23,8 @@ _ISO_DATE = re.compile(r"(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})")
 _MONTH_NAMES = (
     "January February March April May June July August September October November December".split()
 )
+# A month's number by its first three letters ("sep" of "Sept." and "September" alike).
+_MONTH_NUMBERS = {name[:3].lower(): number for number, name in enumerate(_MONTH_NAMES, start=1)}
 _MONTH = (
     r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
     r"|January|February|March|April|June|July|August|September|October|November|December"
@@ -84,8 +86,7 @@ def _date_from_iso(text: str) -> dt.date | None:
 def _date_from_date_line(match: re.Match[str]) -> dt.date | None:
     if match["iso"]:
         return _date_from_iso(match["iso"])
-    month_name = (match["month"] or match["month_second"])[:3].lower()
-    month = [m[:3].lower() for m in _MONTH_NAMES].index(month_name) + 1
+    month = _MONTH_NUMBERS[(match["month"] or match["month_second"])[:3].lower()]
     try:
         return dt.date(int(match["year"]), month, int(match["day"] or match["day_first"]))
     except ValueError:
@@ -167,6 +168,12 @@ def clean_wire_text(raw: str) -> CleanedText:
 def without_control_characters(text: str) -> str:
     """`text` with each control character (tab and line breaks kept) replaced by a space."""
     return _CONTROL_CHARACTERS.sub(" ", text)
+
+
+def one_line(text: str) -> str:
+    """`text` as one line: control characters blanked and every run of whitespace one space
+    (a title, a source name, a question)."""
+    return " ".join(without_control_characters(text).split())
 
 
 def has_control_characters(text: str) -> bool:

@@ -181,9 +181,6 @@ _FALSE = frozenset({"0", "false", "no", "off"})
 
 def _integer(value: Any) -> int:
     """An int from YAML or the environment: 3, "3" or 3.0, but not 3.5 (which int() cuts)."""
-    if isinstance(value, str):
-        value = value.strip()
-        return int(value)
     if isinstance(value, float) and not value.is_integer():
         raise ValueError(f"{value} is not a whole number")
     return int(value)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qa.clean import clean_wire_text, has_control_characters, without_control_characters
+from qa.clean import clean_wire_text, has_control_characters, one_line, without_control_characters
 from qa.types import Article
 
 TEXT_SUFFIXES = {".txt"}
@@ -121,8 +121,8 @@ def _finish(
     if url is not None and has_control_characters(url):
         raise ArticleError(f"{origin}: 'url' holds a control character")
     if source is not None:
-        source = " ".join(without_control_characters(source).split()) or None
-    title = " ".join(without_control_characters(title).split())[:_MAX_TITLE_CHARS]
+        source = one_line(source) or None
+    title = one_line(title)[:_MAX_TITLE_CHARS]
     cleaned = clean_wire_text(without_control_characters(body))
     if not title:
         raise ArticleError(f"{origin}: no title")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from qa.answer import NearestSentenceAnswerer, SentenceAnswerer
-from qa.clean import without_control_characters
+from qa.clean import one_line
 from qa.config import ConfigError, Settings
 from qa.embed import Embedder, Vectors
 from qa.index import Index
@@ -94,14 +94,14 @@ class Pipeline:
         answer type and the returned question stay this turn's. `where` restricts the answer to
         some articles (see `qa.retrieve.article_filter`); None asks all of them.
         """
-        question = " ".join(without_control_characters(question).split())
+        question = one_line(question)
         if not question:
             raise EmptyQuestionError("the question is empty")
         if top_k < 1:
             raise ValueError("top_k must be at least 1")
         started = time.perf_counter()
         self.index.refresh()
-        context = " ".join(without_control_characters(context).split())
+        context = one_line(context)
         retrieval_query = f"{context} {question}".strip()
         query_vector = self.embedder.encode_queries([retrieval_query])[0]
         found = self.retriever.retrieve(retrieval_query, query_vector, self.candidate_chunks, where)
