@@ -22,6 +22,15 @@ class ConfigError(ValueError):
     """The configuration file or an override is malformed."""
 
 
+class SettingError(ConfigError):
+    """A section's own check refused these of its `settings` (key names), so that the loader
+    can say whether the value came from the file or from an environment variable."""
+
+    def __init__(self, message: str, settings: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.settings = settings
+
+
 def _bounded(default: Any, low: float | None = None, high: float | None = None) -> Any:
     """A setting that must lie in [low, high]: a negative chunk count or a confidence of 2 is
     refused when the settings are built, naming the key, instead of failing later or never."""
@@ -45,7 +54,9 @@ class _Section:
                     if low is None
                     else f"from {low} to {high}"
                 )
-                raise ConfigError(f"{self.name}.{setting.name} must be {bounds}, not {value!r}")
+                raise SettingError(
+                    f"{self.name}.{setting.name} must be {bounds}, not {value!r}", (setting.name,)
+                )
 
 
 @dataclass(frozen=True)
@@ -67,9 +78,10 @@ class ChunkingSettings(_Section):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.overlap >= self.sentences_per_chunk:
-            raise ConfigError(
+            raise SettingError(
                 f"chunking.overlap must be less than chunking.sentences_per_chunk "
-                f"({self.sentences_per_chunk}), not {self.overlap}"
+                f"({self.sentences_per_chunk}), not {self.overlap}",
+                ("overlap", "sentences_per_chunk"),
             )
 
 
@@ -210,21 +222,34 @@ def _coerce(value: Any, target: type[Any], where: str) -> Any:
 
 
 def _build_section(
-    cls: type[Any], raw: Mapping[str, Any], env: Mapping[str, str], name: str
+    cls: type[Any], raw: Mapping[str, Any], env: Mapping[str, str], name: str, path: Path
 ) -> Any:
+    """The section from the file's `raw` keys and the environment; an error names the file or
+    the variable the wrong value came from."""
     values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     types = {f.name: f.type for f in dataclasses.fields(cls)}
     unknown = set(raw) - set(types)
     if unknown:
-        raise ConfigError(f"unknown key(s) in section '{name}': {', '.join(sorted(unknown))}")
+        raise ConfigError(
+            f"{path}: unknown key(s) in section '{name}': {', '.join(sorted(unknown))}"
+        )
     for key, type_name in types.items():
         target = {"int": int, "float": float, "str": str, "bool": bool}[str(type_name)]
         env_key = f"QA_{name.upper()}_{key.upper()}"
         if env_key in env:
+            origins[key] = env_key
             values[key] = _coerce(env[env_key], target, env_key)
         elif key in raw:
-            values[key] = _coerce(raw[key], target, f"{name}.{key}")
-    return cls(**values)
+            origins[key] = str(path)
+            values[key] = _coerce(raw[key], target, f"{path}: {name}.{key}")
+    try:
+        return cls(**values)
+    except SettingError as error:
+        named = list(dict.fromkeys(origins[key] for key in error.settings if key in origins))
+        if not named:
+            raise
+        raise SettingError(f"{', '.join(named)}: {error}", error.settings) from error
 
 
 def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -259,7 +284,8 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         if raw.get(name) is not None and not isinstance(raw[name], dict):
             raise ConfigError(f"{path}: section '{name}' must be a mapping of keys to values")
     sections = {
-        name: _build_section(cls, raw.get(name) or {}, env, name) for name, cls in _SECTIONS.items()
+        name: _build_section(cls, raw.get(name) or {}, env, name, path)
+        for name, cls in _SECTIONS.items()
     }
     index_dir = Path(env.get("QA_INDEX_DIR") or raw.get("index_dir") or Settings.index_dir)
     return Settings(index_dir=index_dir, **sections)

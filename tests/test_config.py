@@ -1,3 +1,4 @@
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,19 +35,29 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
         ("answer: [1, 2\n", {}, "not valid YAML"),
         ("- a\n- b\n", {}, "mapping"),
         ("answr:\n  top_k: 3\n", {}, "unknown section"),
-        ("answer:\n  topk: 3\n", {}, "unknown key"),
-        ("answer:\n  top_k: many\n", {}, "answer.top_k"),
+        ("answer:\n  topk: 3\n", {}, "{path}: unknown key"),
+        ("answer:\n  top_k: many\n", {}, "{path}: answer.top_k"),
         ("", {"QA_ANSWER_TOP_K": "x"}, "QA_ANSWER_TOP_K"),
         # A section that is not a mapping was a TypeError.
         ("retrieval: 5\n", {}, "section 'retrieval' must be a mapping"),
         # Out of range: accepted before, then always abstaining, or a crash at ingest.
-        ("answer:\n  min_confidence: 2\n", {}, "answer.min_confidence must be from 0 to 1"),
-        ("", {"QA_RETRIEVAL_CANDIDATE_CHUNKS": "-5"}, "candidate_chunks must be at least 1"),
+        ("answer:\n  min_confidence: 2\n", {}, "{path}: answer.min_confidence must be from 0 to 1"),
+        (
+            "",
+            {"QA_RETRIEVAL_CANDIDATE_CHUNKS": "-5"},
+            "QA_RETRIEVAL_CANDIDATE_CHUNKS: retrieval.candidate_chunks must be at least 1",
+        ),
         ("chunking:\n  sentences_per_chunk: 0\n", {}, "sentences_per_chunk must be at least 1"),
-        ("chunking:\n  overlap: 9\n", {}, "overlap must be less than"),
-        ("server:\n  port: 70000\n", {}, "server.port must be from 0 to 65535"),
+        ("chunking:\n  overlap: 9\n", {}, "{path}: chunking.overlap must be less than"),
+        # Two keys from two places: both are named.
+        (
+            "chunking:\n  overlap: 3\n",
+            {"QA_CHUNKING_SENTENCES_PER_CHUNK": "2"},
+            "{path}, QA_CHUNKING_SENTENCES_PER_CHUNK: chunking.overlap",
+        ),
+        ("server:\n  port: 70000\n", {}, "{path}: server.port must be from 0 to 65535"),
         # Neither a yes nor a no, a fraction for a count, a yes for a number: no silent guess.
-        ("answer:\n  reader: maybe\n", {}, "answer.reader: expected bool"),
+        ("answer:\n  reader: maybe\n", {}, "{path}: answer.reader: expected bool"),
         ("", {"QA_ANSWER_READER": "ture"}, "QA_ANSWER_READER: expected bool"),
         ("answer:\n  top_k: 3.5\n", {}, "answer.top_k: expected int"),
         ("answer:\n  top_k: yes\n", {}, "answer.top_k: expected int"),
@@ -58,7 +69,7 @@ def test_malformed_settings_name_the_problem(
 ) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(yaml_text)
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=re.escape(message.format(path=path))):
         load_settings(path, env=env)
 
 
