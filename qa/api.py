@@ -29,6 +29,7 @@ from qa.loaders import (
     article_from_text,
     decode_bytes,
     parse_json,
+    unused_fields,
 )
 from qa.openapi import MAX_SOURCES, SCHEMAS, openapi_document
 from qa.retrieve import InvalidDateError, article_filter, parse_day
@@ -42,7 +43,6 @@ MAX_PAGE_SIZE = 100
 MAX_CONVERSATION_ID_CHARS = 64
 # What an ask may hold: the fields the OpenAPI document gives AskRequest, so the two cannot differ.
 ASK_FIELDS = frozenset(SCHEMAS["AskRequest"]["properties"])
-ARTICLE_FIELDS = frozenset(SCHEMAS["ArticleInput"]["properties"])
 UPLOAD_FIELD = "file"
 
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -227,11 +227,10 @@ def get_article(article_id: str) -> Response:
 
 
 def _record_article(record: Any, where: str) -> tuple[Article, list[str]]:
-    """The article of a JSON record, and the record's fields it does not use. They are not
-    refused (records exported from other systems carry their own, such as a licence), but they
-    are named in the answer, so that a misspelt "publised" does not pass unseen."""
+    """The article of a JSON record, and the record's fields it does not use (named in the
+    answer; see loaders.unused_fields)."""
     article = article_from_record(record, where)
-    return article, sorted(set(record) - ARTICLE_FIELDS)
+    return article, unused_fields(record)
 
 
 def _uploaded_article() -> tuple[Article, list[str]]:

@@ -19,7 +19,8 @@ from qa.database import DatabaseError
 from qa.embed import Embedder, ModelNotFoundError
 from qa.fetch import Fetcher, is_url, read_urls
 from qa.index import IndexMismatchError
-from qa.ingest import IngestReport, read_files
+from qa.ingest import read_files
+from qa.loaders import RECORD_FIELDS
 from qa.onnx_runtime import OnnxGraphError
 from qa.pipeline import EmptyQuestionError
 from qa.reader import SpanReader
@@ -122,18 +123,25 @@ def ingest(
         raise click.ClickException(str(error)) from error
     components = _open(context, index_dir, create=True)
     try:
-        articles, skipped = read_files(paths, settings.ingest.max_file_bytes, not quiet)
+        articles, report = read_files(paths, settings.ingest.max_file_bytes, not quiet)
         if urls:
             fetched, failed = read_urls(urls, fetcher, show_progress=not quiet)
             articles.extend(fetched)
-            skipped.extend(failed)
+            report.skipped.extend(failed)
         report = components.ingester().ingest_with_progress(
-            articles, IngestReport(skipped=skipped), show_progress=not quiet
+            articles, report, show_progress=not quiet
         )
     finally:
         components.close()
     for message in report.skipped:
         click.echo(f"skipped: {message}", err=True)
+    if report.unused_fields:
+        counts = ", ".join(f"'{name}' ({n})" for name, n in sorted(report.unused_fields.items()))
+        click.echo(
+            f"ignored JSON fields (records holding them): {counts}; qa reads "
+            f"{', '.join(sorted(RECORD_FIELDS))}",
+            err=True,
+        )
     click.echo(
         f"{len(report.added)} added, {len(report.replaced)} replaced, "
         f"{len(report.unchanged)} unchanged, {len(report.skipped)} skipped "

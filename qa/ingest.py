@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -31,6 +32,8 @@ class IngestReport:
     replaced: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # one message per bad file or record
+    # A JSON field qa does not read → how many ingested records held it (see loaders.unused_fields)
+    unused_fields: Counter[str] = field(default_factory=Counter)
     sentences: int = 0
     chunks: int = 0
     # Wall seconds per stage (INGEST_STAGES), summed over batches: where an ingest's time went.
@@ -233,8 +236,8 @@ class Ingester:
         self, paths: Sequence[Path], max_file_bytes: int, show_progress: bool
     ) -> IngestReport:
         """Ingest files and folders (recursively); each bad file or record lands in `skipped`."""
-        articles, skipped = read_files(paths, max_file_bytes, show_progress)
-        return self.ingest_with_progress(articles, IngestReport(skipped=skipped), show_progress)
+        articles, report = read_files(paths, max_file_bytes, show_progress)
+        return self.ingest_with_progress(articles, report, show_progress)
 
     def ingest_with_progress(
         self, articles: Sequence[Article], report: IngestReport, show_progress: bool
@@ -252,10 +255,11 @@ class Ingester:
 
 def read_files(
     paths: Sequence[Path], max_file_bytes: int, show_progress: bool
-) -> tuple[list[Article], list[str]]:
-    """Read files and folders (recursively): the articles, and one message per missing path,
-    bad file or bad record (missing paths first)."""
+) -> tuple[list[Article], IngestReport]:
+    """Read files and folders (recursively): the articles, and a report naming each missing
+    path, bad file or bad record (missing paths first) and counting JSON fields not read."""
     files, skipped = find_article_files(list(paths))
+    report = IngestReport(skipped=skipped)
     articles: list[Article] = []
     for path in tqdm(
         files, desc="reading", unit="file", disable=not show_progress, file=sys.stderr
@@ -263,8 +267,9 @@ def read_files(
         try:
             result = load_file(path, max_file_bytes)
         except ArticleError as error:
-            skipped.append(str(error))
+            report.skipped.append(str(error))
             continue
         articles.extend(result.articles)
-        skipped.extend(result.errors)
-    return articles, skipped
+        report.skipped.extend(result.errors)
+        report.unused_fields.update(result.unused_fields)
+    return articles, report

@@ -10,8 +10,9 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ _MAX_TITLE_CHARS = 500
 # An id is a key, part of a URL (/api/articles/<id>) and of a Location header: a page of text
 # is not an id.
 MAX_ARTICLE_ID_CHARS = 1_000
+# The fields of a JSON article that qa reads (the OpenAPI ArticleInput's properties).
+RECORD_FIELDS = frozenset({"title", "text", "published", "source", "url", "id"})
 
 
 class ArticleError(ValueError):
@@ -39,6 +42,8 @@ class LoadResult:
     path: Path
     articles: list[Article]
     errors: list[str]
+    # A JSON field qa does not read → how many of the file's good records hold it.
+    unused_fields: Counter[str] = field(default_factory=Counter)
 
 
 def article_id_for(explicit_id: str | None, url: str | None, title: str, text: str) -> str:
@@ -158,6 +163,13 @@ def article_from_record(record: Any, where: str) -> Article:
         source=_optional_string(record, "source", where),
         published=parse_published(record.get("published"), where),
     )
+
+
+def unused_fields(record: dict[str, Any]) -> list[str]:
+    """The record's fields that qa does not read. They are not refused (records exported from
+    other systems carry their own, such as a licence), but they are named, so that a misspelt
+    "publised" does not pass unseen and leave the article undated."""
+    return sorted(set(record) - RECORD_FIELDS)
 
 
 def article_from_text(text: str, origin: str) -> Article:
@@ -321,18 +333,20 @@ def load_file(path: Path, max_bytes: int) -> LoadResult:
     text = decode_bytes(data, name)
     if suffix in TEXT_SUFFIXES:
         return LoadResult(path, [article_from_text(text, name)], [])
-    articles: list[Article] = []
-    errors: list[str] = []
+    result = LoadResult(path, [], [])
     for record, where in _records_from_json(text, name, suffix == ".jsonl"):
         try:
             if isinstance(record, ArticleError):
                 raise record
-            articles.append(article_from_record(record, where))
+            result.articles.append(article_from_record(record, where))
         except ArticleError as error:
-            errors.append(str(error))
-    if not articles:
+            result.errors.append(str(error))
+        else:
+            result.unused_fields.update(unused_fields(record))
+    if not result.articles:
+        errors = result.errors
         raise ArticleError("; ".join(errors) if errors else f"{name}: no articles in the file")
-    return LoadResult(path, articles, errors)
+    return result
 
 
 def find_article_files(paths: list[Path]) -> tuple[list[Path], list[str]]:

@@ -25,7 +25,7 @@ from qa.app import create_app
 from qa.cli import cli
 from qa.config import ServerSettings, Settings
 from qa.embed import SentenceTransformerEmbedder
-from qa.loaders import load_file
+from qa.loaders import RECORD_FIELDS, load_file
 from qa.openapi import openapi_document
 from qa.reader import SpanReader
 from qa.serialize import answer_to_json
@@ -713,6 +713,8 @@ def test_openapi_document_is_served_and_well_formed(client: SpecClient) -> None:
     assert {"since", "until", "sources"} <= set(schemas["AskRequest"]["properties"])
     assert {"timeline", "newest"} <= set(schemas["Answer"]["properties"])
     assert "timeline" not in schemas["Answer"]["required"]
+    # The fields the document promises are those the loader reads (the rest are ignored_fields).
+    assert set(schemas["ArticleInput"]["properties"]) == RECORD_FIELDS
 
 
 def test_page_is_served_offline_with_its_assets(client: SpecClient) -> None:

@@ -123,6 +123,26 @@ def test_ingest_reports_skipped_files_and_exits_1(
     assert "1 added" in result.output
 
 
+def test_ingest_names_json_fields_it_does_not_read(
+    tmp_path: Path, settings: Settings, embedder: Embedder
+) -> None:
+    """A misspelt "publised" left the article undated without a word; it is not refused
+    (exports carry their own fields), but named once with its count, and the run succeeds."""
+    records = [
+        {"title": "Dam opens", "text": "The dam opened on Monday.", "publised": "2020-06-01"},
+        {"title": "Dam closes", "text": "The dam closed on Friday.", "license": "CC BY"},
+        {"title": "Dam reopens", "text": "The dam reopened in July.", "license": "CC BY"},
+    ]
+    path = tmp_path / "a.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records))
+    result = run(settings, embedder, "ingest", str(path), "--index", str(tmp_path / "i"), "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "3 added" in result.output
+    assert "ignored JSON fields (records holding them): 'license' (2), 'publised' (1)" in (
+        result.output
+    )
+
+
 def test_ask_without_an_index_says_what_to_do(
     tmp_path: Path, settings: Settings, embedder: Embedder
 ) -> None:
