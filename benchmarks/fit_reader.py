@@ -133,22 +133,24 @@ def ranked(examples: Sequence[Example], answerer: SentenceAnswerer) -> list[Exam
     return result
 
 
-def news_examples(fit: Path, test: Path, cache: Path | None) -> tuple[list[Example], list[Example]]:
-    """Both news files' questions, asked of one index of their (shared) articles."""
-    documents = [json.loads(path.read_text(encoding="utf-8")) for path in (fit, test)]
-    test_ids = {
-        qa["id"] for entry in documents[1]["data"] for p in entry["paragraphs"] for qa in p["qas"]
+def news_examples(paths: Sequence[Path], cache: Path | None) -> list[list[Example]]:
+    """Each news file's questions, asked of one index of their (shared) articles."""
+    documents = [json.loads(path.read_text(encoding="utf-8")) for path in paths]
+    owner = {
+        qa["id"]: number
+        for number, document in enumerate(documents)
+        for entry in document["data"]
+        for p in entry["paragraphs"]
+        for qa in p["qas"]
     }
-    for entry, other in zip(documents[0]["data"], documents[1]["data"], strict=True):
-        entry["paragraphs"][0]["qas"] += other["paragraphs"][0]["qas"]
+    for other in documents[1:]:
+        for entry, more in zip(documents[0]["data"], other["data"], strict=True):
+            entry["paragraphs"][0]["qas"] += more["paragraphs"][0]["qas"]
     with tempfile.TemporaryDirectory() as folder:
-        both = Path(folder) / "news.json"
-        both.write_text(json.dumps(documents[0]), encoding="utf-8")
-        examples = load_examples(both, cache)
-    return (
-        [e for e in examples if e.question.id not in test_ids],
-        [e for e in examples if e.question.id in test_ids],
-    )
+        merged = Path(folder) / "news.json"
+        merged.write_text(json.dumps(documents[0]), encoding="utf-8")
+        examples = load_examples(merged, cache)
+    return [[e for e in examples if owner[e.question.id] == n] for n in range(len(paths))]
 
 
 def first_stage_recall(examples: Sequence[Example], depth: int) -> float:
@@ -278,6 +280,14 @@ def main() -> None:
     parser.add_argument("dev_a", type=Path, help="SQuAD 2.0 dev-a")
     parser.add_argument("news_fit", type=Path)
     parser.add_argument("news_test", type=Path)
+    parser.add_argument(
+        "--news-extra",
+        type=Path,
+        action="append",
+        default=[],
+        help="a news file (the news fit file's articles) of questions the reader did not learn "
+        "from, joined to the news fit set for every choice",
+    )
     parser.add_argument("--weights", type=Path, default=BUNDLED_WEIGHTS)
     parser.add_argument("--cache-dir", type=Path, help="keeps candidates and readings")
     parser.add_argument("--runtime", default="torch", help="the reader's answer.reader_runtime")
@@ -316,7 +326,14 @@ def main() -> None:
     tag = f"{args.weights.stem}-{args.runtime}"
     sets: dict[str, list[Read]] = {}
     dev_a = load_examples(args.dev_a, cached("dev-a.pkl"))
-    news_fit, news_test = news_examples(args.news_fit, args.news_test, cached("news.pkl"))
+    news_paths = [args.news_fit, args.news_test, *args.news_extra]
+    news_fit, news_test, *news_extra = news_examples(
+        news_paths, cached("news.pkl" if len(news_paths) == 2 else f"news-{len(news_paths)}.pkl")
+    )
+    # More natural questions the reader never learnt from: choices are made on them with the
+    # news fit set, as one set (the news fit set alone has 27 unanswerable questions).
+    news_fit_alone = news_fit
+    news_fit = news_fit + [e for extra in news_extra for e in extra]
     print("first stage: recall@k of the answering sentence (news fit, dev-a fit)")
     for label, penalty in (("ranker, type penalty 0.5", 0.5), ("ranker, no type penalty", 0.0)):
         judge = SentenceAnswerer(0.0, None, missing_type_penalty=penalty)
@@ -344,10 +361,11 @@ def main() -> None:
         print(f"  {label}: {figures_at}")
     if args.first_stage_only:
         return
-    dev_a, news_fit, news_test = (
+    dev_a, news_fit, news_test, news_fit_alone = (
         ranked(dev_a, answerer),
         ranked(news_fit, answerer),
         ranked(news_test, answerer),
+        ranked(news_fit_alone, answerer),
     )
     tag = f"{tag}-p{args.type_penalty}"
     report_only = [
@@ -357,6 +375,7 @@ def main() -> None:
         ),
         ("dev-a held-out", [e for e in dev_a if not e.train]),
         ("news test", news_test),
+        *([("news fit file alone", news_fit_alone)] if news_extra else []),
     ]
     for name, examples in [
         ("dev-a fit", calibration_examples(dev_a, reader_trained_on)),
