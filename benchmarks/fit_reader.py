@@ -327,12 +327,12 @@ def main() -> None:
     sets: dict[str, list[Read]] = {}
     dev_a = load_examples(args.dev_a, cached("dev-a.pkl"))
     news_paths = [args.news_fit, args.news_test, *args.news_extra]
-    news_fit, news_test, *news_extra = news_examples(
-        news_paths, cached("news.pkl" if len(news_paths) == 2 else f"news-{len(news_paths)}.pkl")
-    )
+    # The candidates depend on every news file indexed together: the cache is named by them.
+    extra_names = "".join(f"+{path.stem}" for path in args.news_extra)
+    news_fit, news_test, *news_extra = news_examples(news_paths, cached(f"news{extra_names}.pkl"))
     # More natural questions the reader never learnt from: choices are made on them with the
     # news fit set, as one set (the news fit set alone has 27 unanswerable questions).
-    news_fit_alone = news_fit
+    fit_file_ids = {e.question.id for e in news_fit}
     news_fit = news_fit + [e for extra in news_extra for e in extra]
     print("first stage: recall@k of the answering sentence (news fit, dev-a fit)")
     for label, penalty in (("ranker, type penalty 0.5", 0.5), ("ranker, no type penalty", 0.0)):
@@ -361,11 +361,10 @@ def main() -> None:
         print(f"  {label}: {figures_at}")
     if args.first_stage_only:
         return
-    dev_a, news_fit, news_test, news_fit_alone = (
+    dev_a, news_fit, news_test = (
         ranked(dev_a, answerer),
         ranked(news_fit, answerer),
         ranked(news_test, answerer),
-        ranked(news_fit_alone, answerer),
     )
     tag = f"{tag}-p{args.type_penalty}"
     report_only = [
@@ -375,7 +374,6 @@ def main() -> None:
         ),
         ("dev-a held-out", [e for e in dev_a if not e.train]),
         ("news test", news_test),
-        *([("news fit file alone", news_fit_alone)] if news_extra else []),
     ]
     for name, examples in [
         ("dev-a fit", calibration_examples(dev_a, reader_trained_on)),
@@ -387,6 +385,9 @@ def main() -> None:
         key = name.replace(" ", "-")
         cache = cached(f"reads-{tag}-{key}-{len(examples)}.pkl")  # a set's size changes its name
         sets[name] = read_examples(examples, reader, answerer, cache)
+    if args.held_out and news_extra:
+        alone = [r for r in sets["news fit"] if r.example.question.id in fit_file_ids]
+        sets["news fit file alone"] = alone
     fit_sets = [sets["news fit"], sets["dev-a fit"]]
 
     print("citation accuracy on the fit sets (news, dev-a) by depth and rank weight:")
