@@ -255,10 +255,12 @@ def main() -> None:
             f"SENTENCE_WEIGHTS: dict[str, float] = {_literal(sentence_weights)}\n"
             f"SENTENCE_BIAS = {sentence_bias!r}\n\n"
             f"ABSTAIN_WEIGHTS: dict[str, float] = {_literal(abstain_weights)}\n"
-            f"ABSTAIN_BIAS = {abstain_bias!r}\n",
+            f"ABSTAIN_BIAS = {abstain_bias!r}\n"
+            "# The confidence below which the ranker alone (answer.reader: false) abstains.\n"
+            f"MIN_CONFIDENCE = {threshold!r}\n",
             encoding="utf-8",
         )
-        print(f"wrote {OUTPUT}; set answer.min_confidence to {threshold:.3f}")
+        print(f"wrote {OUTPUT} (threshold {threshold:.3f})")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ hybrid retrieval, the ranker's candidates), then:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import pickle
@@ -442,13 +443,15 @@ def main() -> None:
         result["sentences_read"] = round(depth.mean_read(reads), 2)
         print(f"{name} ({len(reads)} questions): {result}")
     if args.write:
-        calibration.write(args.weights.with_suffix(".json"))
-        print(
-            f"wrote {args.weights.with_suffix('.json')}; set answer.min_confidence to "
-            f"{chosen_threshold:.3f}"
-        )
-    else:
-        print(f"(not written) answer.min_confidence would be {chosen_threshold:.3f}")
+        path = args.weights.with_suffix(".json")
+        if path.exists():  # keep what fit_abstention.py chose (type penalty, decision)
+            reading = {
+                f.name: getattr(calibration, f.name) for f in dataclasses.fields(calibration)
+            }
+            del reading["type_penalty"], reading["fitting_span_margin"], reading["abstention"]
+            calibration = dataclasses.replace(ReaderCalibration.load(path), **reading)
+        calibration.write(path)
+        print(f"wrote {path}; now refit the decision: benchmarks/fit_abstention.py --write")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,23 @@
 """Answering: find the sentence of the retrieved chunks that answers, cite it with the short
-answer inside it, or abstain.
+answer inside it, or abstain and say why.
 
-Two stages, the cheap one first:
+The cheap checks first:
 
+- a term of the question that no article holds (qa.grounding) means the articles cannot
+  answer: the answer abstains (`not_in_archive`, naming the term) without reading;
 - the fitted sentence ranker (qa/ranker.py) scores every sentence of the chunks, and its
   answerability model turns the best sentence's evidence into a first logit;
 - the extractive reader (qa/reader.py, trained on SQuAD 1.1) reads the ranker's best few
-  sentences: the one with the best reader score (plus a little of the ranker's) is cited, the
-  reader's span in it is the short answer, and the confidence is a logistic function of the
-  reader's score and the ranker's logit (ReaderCalibration, chosen by benchmarks/fit_reader.py
-  on questions the reader never learnt from). Below `min_confidence` the answer is "the
-  articles do not say", and the ranked sentences are still returned as closest matches.
+  sentences; in each, its best span, or a span of the kind the question asks for when that is
+  nearly as good (qa.answer_kind: a time for "what time", a number for "how many"). The read
+  sentence with the best span score plus a little of the ranker's, less a penalty when its
+  span is not of the kind asked for, is cited, and its span is the short answer;
+- one calibrated decision (ReaderCalibration.abstention, fitted by
+  benchmarks/fit_abstention.py on questions the reader never learnt from) weighs the reader's
+  logit with how well the cited article holds what the question names and whether the span is
+  of the kind asked for. Below its threshold (or answer.min_confidence) the answer is "the
+  articles do not say", with the reason that weighed most, and the ranked sentences are still
+  returned as closest matches.
 
 Without a reader (answer.reader: false) the ranker's first sentence is cited and given whole.
 """
@@ -18,11 +25,13 @@ Without a reader (answer.reader: false) the ranker's first sentence is cited and
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
+from qa.answer_kind import fitting_spans, labels_in, question_kind, span_fits
 from qa.dates import resolve_dates
 from qa.embed import Vectors
+from qa.grounding import cited_article_evidence, missing_terms
 from qa.lexical import LexicalIndex, content_words
 from qa.ranker import (
     AnswerModel,
@@ -34,7 +43,7 @@ from qa.ranker import (
     logistic,
     rank_candidates,
 )
-from qa.reader import ReaderCalibration, Reading, SpanReader
+from qa.reader import AbstentionModel, Reading, SpanReader
 from qa.store import StoredChunk
 from qa.types import Answer, Citation, Entity, Sentence
 
@@ -69,47 +78,93 @@ def bounded_span(sentence: Sentence, start: int, end: int) -> str:
     return sentence.text[start:end]
 
 
-def combine_reading(
-    ranked: Sequence[Candidate],
-    readings: Sequence[Reading],
-    calibration: ReaderCalibration,
-    base_logit: float,
-) -> tuple[list[Candidate], float, tuple[int, int]]:
-    """The ranked candidates with the first len(readings) re-ordered by the reader, the
-    confidence that the new first one answers, and the reader's answer span in it (character
-    offsets in its text). See ReaderCalibration for how the scores combine."""
-    spans = [r.best_span() for r in readings]
-    head = [
-        (replace(c, score=span[0] + calibration.rank_weight * c.score), span)
-        for c, span in zip(ranked, spans, strict=False)
+# The answer decision's evidence, in the order the fitted weights name them.
+DECISION_FEATURES = (
+    "reader",
+    "local_missing_idf",
+    "article_missing_max_idf",
+    "year_unmatched",
+    "type_unfit",
+)
+# Evidence that pulls the decision's logit down by more than this names the abstention's reason.
+REASON_MARGIN = 1.0
+
+
+@dataclass(frozen=True)
+class ReadSentence:
+    """A read candidate: its span (score minus no-answer, offsets in the sentence) and whether
+    the span is the kind of answer the question asks for."""
+
+    candidate: Candidate
+    span_score: float
+    start: int
+    end: int
+    fits: bool
+
+
+def choose_span(
+    kind: str | None,
+    candidate: Candidate,
+    reading: Reading,
+    margin: float,
+) -> ReadSentence:
+    """The reader's best span in the candidate, or, when that is not of the question's kind,
+    the best-scoring span of that kind within `margin` of it (logits: close enough to be the
+    reader's second thought, not a number picked from a sentence it found nothing in)."""
+    score, start, end = reading.best_span()
+    sentence = candidate.sentence
+    entities = sentence_entities(sentence)
+    if span_fits(kind, sentence.text[start:end], labels_in(entities, start, end)):
+        return ReadSentence(candidate, score, start, end, True)
+    scored = [
+        (reading.span_score(a, b), a, b) for a, b in fitting_spans(kind, sentence.text, entities)
     ]
-    head.sort(key=lambda item: item[0].score, reverse=True)
-    top_score, start, end = head[0][1]
-    logit = (
-        calibration.abstain_reader * top_score
-        + calibration.abstain_base * base_logit
-        + calibration.abstain_bias
-    )
-    reordered = [c for c, _ in head] + list(ranked[len(head) :])
-    return reordered, logistic(logit), (start, end)
+    best = max(scored, default=None)
+    if best is not None and best[0] >= score - margin:
+        return ReadSentence(candidate, best[0], best[1], best[2], True)
+    return ReadSentence(candidate, score, start, end, False)
+
+
+def decision_logit(features: Mapping[str, float], model: AbstentionModel) -> float:
+    return model.bias + sum(model.weights.get(n, 0.0) * features[n] for n in DECISION_FEATURES)
+
+
+def abstain_reason(features: Mapping[str, float], model: AbstentionModel | None) -> str:
+    """What most pulled the decision towards abstaining, beyond the reader's own doubt."""
+    if model is None:
+        return "low_confidence"
+    pulls = {
+        "not_in_cited_article": sum(
+            model.weights.get(n, 0.0) * features[n]
+            for n in (
+                "local_missing_idf",
+                "article_missing_max_idf",
+                "year_unmatched",
+            )
+        ),
+        "no_fitting_answer": model.weights.get("type_unfit", 0.0) * features["type_unfit"],
+    }
+    reason, pull = min(pulls.items(), key=lambda item: item[1])
+    return reason if pull < -REASON_MARGIN else "low_confidence"
 
 
 class SentenceAnswerer:
-    """Cites the best-ranked sentences and the short answer inside the first; abstains when the
-    answerability confidence is below `min_confidence`. `lexical` supplies idf weights (uniform
-    without it); `missing_type_penalty` lowers the score of sentences without the entity type
-    the question asks for (answer.missing_type_penalty); `reader`, if given, reads the best
-    sentences (see the module docstring)."""
+    """Cites the best-ranked sentences and the short answer inside the first; abstains when a
+    term of the question is in no article, or when the answer decision's confidence is below
+    `min_confidence` (None: the reader calibration's threshold). `lexical` supplies idf weights
+    (uniform without it) and the archive's vocabulary; `missing_type_penalty` lowers the score
+    of sentences without the entity type the question asks for (answer.missing_type_penalty);
+    `reader`, if given, reads the best sentences (see the module docstring)."""
 
     def __init__(
         self,
-        min_confidence: float,
+        min_confidence: float | None,
         lexical: LexicalIndex | None = None,
         model: AnswerModel | None = None,
         missing_type_penalty: float = 0.0,
         reader: SpanReader | None = None,
     ) -> None:
-        self.min_confidence = min_confidence
+        self._min_confidence = min_confidence
         self.reader = reader
         self.lexical = lexical
         self.model = model or AnswerModel.fitted()
@@ -120,6 +175,15 @@ class SentenceAnswerer:
             self.sentence_weights.get("type_missing", 0.0) - missing_type_penalty
         )
 
+    @property
+    def min_confidence(self) -> float:
+        """The threshold in use: the setting, else the one fitted with what decides."""
+        if self._min_confidence is not None:
+            return self._min_confidence
+        if self.reader is not None and self.reader.calibration.abstention is not None:
+            return self.reader.calibration.abstention.threshold
+        return self.model.min_confidence
+
     def warm_up(self) -> None:
         """Load the reader and the lexical index (in-memory BM25 builds on first use) now, not
         on the first question (a server calls this at start)."""
@@ -127,6 +191,7 @@ class SentenceAnswerer:
             self.reader.warm_up()
         if self.lexical is not None:
             self.lexical.idf([])
+            self.lexical.known_prefixes(["a"])
 
     def rank(
         self,
@@ -146,6 +211,54 @@ class SentenceAnswerer:
         features = abstain_features(question, terms, ranked)
         return linear_score(features, self.model.abstain_weights, self.model.abstain_bias)
 
+    def read(
+        self, question: str, ranked: Sequence[Candidate], context: str = ""
+    ) -> list[ReadSentence]:
+        """The reader's view of the ranker's best sentences, best first: the first
+        `first_depth`, and the rest of `depth` unless one of those scores `stop_score` with a
+        span of the kind asked for (ReaderCalibration). A follow-up is read with the earlier
+        turns' `context` after it, as it is retrieved: "why are they leaving?" names its
+        subject only by "they"; the kind of answer stays the question's own."""
+        assert self.reader is not None
+        calibration = self.reader.calibration
+        kind = question_kind(question)
+        question = f"{question} {context}".strip()
+        head = list(ranked[: calibration.depth])
+        first = calibration.first_depth if 0 < calibration.first_depth < len(head) else len(head)
+        margin = calibration.fitting_span_margin
+        readings = self.reader.read(question, [c.sentence.text for c in head[:first]])
+        read = [choose_span(kind, c, r, margin) for c, r in zip(head, readings, strict=False)]
+        if first < len(head) and not any(
+            r.fits and r.span_score >= calibration.stop_score for r in read
+        ):
+            more = self.reader.read(question, [c.sentence.text for c in head[first:]])
+            read += [
+                choose_span(kind, c, r, margin) for c, r in zip(head[first:], more, strict=True)
+            ]
+
+        def combined(r: ReadSentence) -> float:
+            penalty = 0.0 if r.fits else calibration.type_penalty
+            return r.span_score + calibration.rank_weight * r.candidate.score - penalty
+
+        return sorted(read, key=combined, reverse=True)
+
+    def decision_features(
+        self, question: str, terms: QuestionTerms, top: ReadSentence, base_logit: float
+    ) -> dict[str, float]:
+        """The evidence the answer decision weighs (DECISION_FEATURES) for citing `top`."""
+        assert self.reader is not None
+        calibration = self.reader.calibration
+        reader_logit = (
+            calibration.abstain_reader * top.span_score
+            + calibration.abstain_base * base_logit
+            + calibration.abstain_bias
+        )
+        return {
+            "reader": reader_logit,
+            **cited_article_evidence(question, terms, top.candidate),
+            "type_unfit": float(not top.fits),
+        }
+
     def answer(
         self,
         question: str,
@@ -154,32 +267,45 @@ class SentenceAnswerer:
         top_k: int,
         context: str = "",
     ) -> Answer:
+        missing = tuple(missing_terms(question, self.lexical)) if self.lexical else ()
         terms, ranked = self.rank(question, query_vector, chunks, context)
-        if not ranked:
-            return Answer(question, False, None, 0.0, ())
+        if missing or not ranked:
+            # Nothing to read: no sentence can answer about what no article holds.
+            reason = "not_in_archive" if missing else "low_confidence"
+            return Answer(question, False, None, 0.0, citations(ranked, top_k), {}, reason, missing)
         base_logit = self.abstain_logit(question, terms, ranked)
         if self.reader is None:
-            confidence, span = logistic(base_logit), (0, len(ranked[0].sentence.text))
+            confidence = logistic(base_logit)
+            span, reason = (0, len(ranked[0].sentence.text)), "low_confidence"
         else:
-            calibration = self.reader.calibration
-            head = [c.sentence.text for c in ranked[: calibration.depth]]
-            readings = self.reader.read_ranked(question, head)
-            ranked, confidence, span = combine_reading(ranked, readings, calibration, base_logit)
+            read = self.read(question, ranked, context)
+            top = read[0]
+            features = self.decision_features(question, terms, top, base_logit)
+            model = self.reader.calibration.abstention
+            logit = features["reader"] if model is None else decision_logit(features, model)
+            confidence, span = logistic(logit), (top.start, top.end)
+            reason = abstain_reason(features, model)
+            ranked = [r.candidate for r in read] + list(ranked[len(read) :])
         top_confidence = round(confidence, 4)
-        citations = tuple(
-            Citation(
-                rank,
-                c.article,
-                c.sentence,
-                round(logistic(c.score), 4),
-                resolve_dates(c.sentence, c.article.published),
-            )
-            for rank, c in enumerate(ranked[:top_k], start=1)
-        )
+        cited = citations(ranked, top_k)
         if top_confidence < self.min_confidence:
-            return Answer(question, False, None, top_confidence, citations)
+            return Answer(question, False, None, top_confidence, cited, {}, reason)
         short = bounded_span(ranked[0].sentence, *span)
-        return Answer(question, True, short, top_confidence, citations)
+        return Answer(question, True, short, top_confidence, cited)
+
+
+def citations(ranked: Sequence[Candidate], top_k: int) -> tuple[Citation, ...]:
+    """The first `top_k` candidates as citations, their times pinned to the calendar."""
+    return tuple(
+        Citation(
+            rank,
+            c.article,
+            c.sentence,
+            round(logistic(c.score), 4),
+            resolve_dates(c.sentence, c.article.published),
+        )
+        for rank, c in enumerate(ranked[:top_k], start=1)
+    )
 
 
 class NearestSentenceAnswerer:

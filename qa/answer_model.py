@@ -45,3 +45,5 @@ ABSTAIN_WEIGHTS: dict[str, float] = {
     "sentence_missing_words": 0.18076,
 }
 ABSTAIN_BIAS = -6.69349
+# The confidence below which the ranker alone (answer.reader: false) abstains.
+MIN_CONFIDENCE = 0.375

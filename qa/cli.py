@@ -25,7 +25,7 @@ from qa.onnx_runtime import OnnxGraphError
 from qa.pipeline import EmptyQuestionError
 from qa.reader import SpanReader
 from qa.retrieve import InvalidDateError, article_filter, parse_day
-from qa.serialize import answer_to_json, placed_in_time
+from qa.serialize import abstention_note, answer_to_json, placed_in_time
 from qa.store import StoreError
 from qa.types import Answer
 from qa.vectors import VectorIndexError
@@ -191,7 +191,9 @@ def _print_answer(answer: Answer) -> None:
         click.echo(click.style(answer.answer or "", bold=True))
         label = "Sources"
     else:
-        click.echo("The articles do not say. Closest matches:")
+        click.echo(f"The articles do not say. {abstention_note(answer)}")
+        if answer.citations:
+            click.echo("Closest matches:")
         label = ""
     if label:
         click.echo(f"{label} (confidence {answer.confidence:.2f}):")

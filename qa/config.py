@@ -46,6 +46,8 @@ class _Section:
         for setting in dataclasses.fields(self):  # type: ignore[arg-type]
             value = getattr(self, setting.name)
             low, high = setting.metadata.get("low"), setting.metadata.get("high")
+            if value is None:
+                continue
             if (low is not None and value < low) or (high is not None and value > high):
                 bounds = (
                     f"at least {low}"
@@ -99,7 +101,9 @@ class RetrievalSettings(_Section):
 class AnswerSettings(_Section):
     name = "answer"
     top_k: int = _bounded(3, 1)
-    min_confidence: float = _bounded(0.28, 0, 1)
+    # None: the threshold fitted with the model that decides (the reader's calibration, or the
+    # ranker's own without a reader).
+    min_confidence: float | None = _bounded(None, 0, 1)
     missing_type_penalty: float = 0.5
     reader: bool = True
     reader_runtime: str = "auto"
@@ -235,14 +239,19 @@ def _build_section(
             f"{path}: unknown key(s) in section '{name}': {', '.join(sorted(unknown))}"
         )
     for key, type_name in types.items():
-        target = {"int": int, "float": float, "str": str, "bool": bool}[str(type_name)]
+        optional = str(type_name).endswith(" | None")
+        target = {"int": int, "float": float, "str": str, "bool": bool}[
+            str(type_name).removesuffix(" | None")
+        ]
         env_key = f"QA_{name.upper()}_{key.upper()}"
         if env_key in env:
             origins[key] = env_key
-            values[key] = _coerce(env[env_key], target, env_key)
+            unset = optional and env[env_key].strip().lower() in {"", "null", "none"}
+            values[key] = None if unset else _coerce(env[env_key], target, env_key)
         elif key in raw:
             origins[key] = str(path)
-            values[key] = _coerce(raw[key], target, f"{path}: {name}.{key}")
+            unset = optional and raw[key] is None
+            values[key] = None if unset else _coerce(raw[key], target, f"{path}: {name}.{key}")
     try:
         return cls(**values)
     except SettingError as error:

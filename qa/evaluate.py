@@ -83,6 +83,8 @@ def outcome_record(outcome: Outcome) -> dict[str, Any]:
         "gold_article": question.article_id,
         "unanswerable": question.is_impossible,
         "abstained": not answer.answerable,
+        "abstain_reason": answer.abstain_reason if not answer.answerable else None,
+        "missing_terms": list(answer.missing_terms),
         "answer": outcome.prediction,
         "confidence": round(answer.confidence, 4),
         "cited_article": first.article.id if first else None,

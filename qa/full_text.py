@@ -127,6 +127,27 @@ class PostgresLexicalIndex:
         documents, frequency = self._frequencies(counted) if words else (0, {})
         return {w: bm25_idf(frequency.get(w, 0), documents) for w in words}
 
+    def known_words(self, words: Sequence[str]) -> set[str]:
+        fitting = [w for w in words if fits_tsvector(w)]
+        return self._matching([tsquery_lexeme(w) for w in fitting], fitting)
+
+    def known_prefixes(self, prefixes: Sequence[str]) -> set[str]:
+        fitting = [p for p in prefixes if fits_tsvector(p)]
+        return self._matching([f"{tsquery_lexeme(p)}:*" for p in fitting], fitting)
+
+    def _matching(self, queries: Sequence[str], words: Sequence[str]) -> set[str]:
+        """The `words` whose tsquery (the same position in `queries`) some passage matches,
+        each looked up through the GIN index in one statement."""
+        if not queries:
+            return set()
+        [row] = self.store.database.execute(
+            "SELECT ARRAY(SELECT EXISTS (SELECT 1 FROM chunks WHERE passage_terms @@ "
+            "CAST(q.query AS tsquery)) FROM unnest(CAST(? AS text[])) WITH ORDINALITY "
+            "AS q(query, n) ORDER BY q.n) AS held",
+            (list(queries),),
+        )
+        return {word for word, held in zip(words, row["held"], strict=True) if held}
+
     def _frequencies(self, words: Sequence[str]) -> tuple[int, dict[str, int]]:
         """The number of chunks, and for each word the number whose passage holds it (BM25's
         statistics), counted through the GIN index in one statement."""

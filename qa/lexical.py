@@ -19,10 +19,12 @@ before the best are taken, so a restricted search is as deep as an open one.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import re
 import threading
+import unicodedata
 from array import array
 from collections import Counter
 from collections.abc import Collection, Sequence
@@ -72,12 +74,42 @@ def word_spans(text: str) -> list[tuple[int, int, str]]:
     return list(_word_spans(text))
 
 
+# Letters that Unicode does not decompose into a base letter and an accent.
+_UNDECOMPOSED = str.maketrans(
+    {
+        "ł": "l",
+        "Ł": "L",
+        "ø": "o",
+        "Ø": "O",
+        "đ": "d",
+        "Đ": "D",
+        "ı": "i",
+        "ß": "ss",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "þ": "th",
+        "Þ": "Th",
+    }
+)
+
+
+def without_accents(text: str) -> str:
+    """`text` with accents taken off its letters ("Gdańsk" → "Gdansk"), so that a word matches
+    however it was typed; other characters are kept (offsets may move where one decomposes)."""
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text.translate(_UNDECOMPOSED))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 # Both cached by text: the ranker reads the same retrieved sentences question after question
 # (on the demo archive it split about 200 sentences a question into words: a tenth of a
 # question's time; the ranker's candidates took 8-9 ms a question before, 4.4 ms after).
 @functools.lru_cache(maxsize=1 << 15)
 def _content_words(text: str) -> tuple[str, ...]:
-    words = (_POSSESSIVE.sub("", w) for w in _WORD.findall(text.lower()))
+    words = (_POSSESSIVE.sub("", w) for w in _WORD.findall(without_accents(text).lower()))
     return tuple(stem(w) for w in words if w and w not in STOPWORDS)
 
 
@@ -109,6 +141,14 @@ class LexicalIndex(Protocol):
     def idf(self, words: Sequence[str]) -> dict[str, float]:
         """BM25's inverse document frequency of each (already normalized) word over the chunk
         passages; a word no passage holds gets the highest value, as the rarest possible."""
+        ...
+
+    def known_words(self, words: Sequence[str]) -> set[str]:
+        """Those of `words` (already normalized) that some passage holds."""
+        ...
+
+    def known_prefixes(self, prefixes: Sequence[str]) -> set[str]:
+        """Those of `prefixes` that begin a word some passage holds."""
         ...
 
 
@@ -170,6 +210,7 @@ class BM25Index:
         self._total_length = 0
         self._dead = 0
         self._newest = 0
+        self._sorted_words: list[str] | None = None  # live words in order, for prefixes
 
     # -- keeping in step with the store ---------------------------------------------------
 
@@ -195,6 +236,7 @@ class BM25Index:
         if self._dead * 4 > len(self._slot_ids):
             self._compact()
         self._generation = generation
+        self._sorted_words = None
 
     def _reconcile(self, present: set[int]) -> None:
         """Drop the chunks the store no longer has; add any it has that were missed (a chunk id
@@ -323,3 +365,25 @@ class BM25Index:
                 for w in words
             }
         return {w: bm25_idf(frequency[w], documents) for w in words}
+
+    def known_words(self, words: Sequence[str]) -> set[str]:
+        with self._lock:
+            self._refresh()
+            vocabulary, frequency = self._vocabulary, self._document_frequency
+            return {w for w in words if w in vocabulary and frequency[vocabulary[w]] > 0}
+
+    def known_prefixes(self, prefixes: Sequence[str]) -> set[str]:
+        with self._lock:
+            self._refresh()
+            if self._sorted_words is None:
+                frequency = self._document_frequency
+                self._sorted_words = sorted(
+                    w for w, term in self._vocabulary.items() if frequency[term] > 0
+                )
+            ordered = self._sorted_words
+        found = set()
+        for prefix in prefixes:
+            at = bisect.bisect_left(ordered, prefix)
+            if at < len(ordered) and ordered[at].startswith(prefix):
+                found.add(prefix)
+        return found

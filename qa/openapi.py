@@ -11,6 +11,7 @@ import copy
 from typing import Any
 
 from qa.loaders import MAX_ARTICLE_ID_CHARS
+from qa.types import ABSTAIN_REASONS
 
 # The most source names one question may be restricted to (the ask view enforces it).
 MAX_SOURCES = 50
@@ -146,6 +147,22 @@ SCHEMAS: dict[str, Any] = {
                 "answerable": {"type": "boolean"},
                 "answer": _NULLABLE_STRING,
                 "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                "abstain_reason": {
+                    "type": ["string", "null"],
+                    "enum": [*ABSTAIN_REASONS, None],
+                    "description": "Null when answered. Why the articles do not say: "
+                    "`not_in_archive` (a term of the question is in no article: "
+                    "`missing_terms`), `not_in_cited_article` (the closest article lacks a "
+                    "name or the year the question gives), `no_fitting_answer` (no sentence "
+                    "read holds the kind of answer asked for, such as a number for 'how "
+                    "many'), `low_confidence` (the evidence is too weak).",
+                },
+                "missing_terms": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "The question's terms that no article holds, as the "
+                    "question wrote them (empty unless `abstain_reason` is `not_in_archive`).",
+                },
                 "citations": {"type": "array", "items": _ref("Citation")},
                 "timeline": {
                     "type": "array",
@@ -174,6 +191,8 @@ SCHEMAS: dict[str, Any] = {
                 "answerable",
                 "answer",
                 "confidence",
+                "abstain_reason",
+                "missing_terms",
                 "citations",
                 "timing_ms",
                 "conversation_id",

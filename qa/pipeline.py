@@ -100,13 +100,8 @@ class Pipeline:
         if top_k < 1:
             raise ValueError("top_k must be at least 1")
         started = time.perf_counter()
-        self.index.refresh()
         context = one_line(context)
-        retrieval_query = f"{context} {question}".strip()
-        query_vector = self.embedder.encode_queries([retrieval_query])[0]
-        found = self.retriever.retrieve(retrieval_query, query_vector, self.candidate_chunks, where)
-        scores = {r.chunk_id: r.score for r in found}
-        chunks = [(c, scores[c.id]) for c in self.index.store.chunks([r.chunk_id for r in found])]
+        query_vector, chunks = self.retrieve(question, context, where)
         retrieved = time.perf_counter()
         answer = self.answerer.answer(question, query_vector, chunks, top_k, context)
         finished = time.perf_counter()
@@ -116,6 +111,19 @@ class Pipeline:
             "total": round((finished - started) * 1000, 2),
         }
         return Asked(replace(answer, timing_ms=timing), [c for c, _ in chunks])
+
+    def retrieve(
+        self, question: str, context: str = "", where: ArticleFilter | None = None
+    ) -> tuple[Vectors, list[tuple[StoredChunk, float]]]:
+        """The question's vector (asked with the earlier turns' `context`) and the candidate
+        chunks with their fused retrieval scores, best first."""
+        self.index.refresh()
+        retrieval_query = f"{context} {question}".strip()
+        query_vector = self.embedder.encode_queries([retrieval_query])[0]
+        found = self.retriever.retrieve(retrieval_query, query_vector, self.candidate_chunks, where)
+        scores = {r.chunk_id: r.score for r in found}
+        chunks = [(c, scores[c.id]) for c in self.index.store.chunks([r.chunk_id for r in found])]
+        return query_vector, chunks
 
 
 RETRIEVAL_MODES = ("hybrid", "dense", "bm25")

@@ -296,6 +296,7 @@ class AnswerModel:
     sentence_bias: float
     abstain_weights: Mapping[str, float]
     abstain_bias: float
+    min_confidence: float = answer_model.MIN_CONFIDENCE
 
     @classmethod
     def fitted(cls) -> AnswerModel:
@@ -304,4 +305,5 @@ class AnswerModel:
             answer_model.SENTENCE_BIAS,
             answer_model.ABSTAIN_WEIGHTS,
             answer_model.ABSTAIN_BIAS,
+            answer_model.MIN_CONFIDENCE,
         )

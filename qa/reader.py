@@ -46,6 +46,18 @@ _LAYER = re.compile(r"\.encoder\.layer\.(\d+)\.")
 
 
 @dataclass(frozen=True)
+class AbstentionModel:
+    """The one decision to answer or abstain, fitted by benchmarks/fit_abstention.py on
+    questions the reader never learnt from: a logistic model over the reader's logit and the
+    grounding evidence (qa.answer.DECISION_FEATURES), and the confidence below which the
+    answer is "the articles do not say" (answer.min_confidence overrides it)."""
+
+    weights: dict[str, float]
+    bias: float
+    threshold: float
+
+
+@dataclass(frozen=True)
 class ReaderCalibration:
     """How the answerer uses the reader, chosen by benchmarks/fit_reader.py on questions the
     reader never learnt from (kept in a JSON file beside the weights, since they belong
@@ -60,7 +72,12 @@ class ReaderCalibration:
     - `first_depth`, `stop_score`: read the first `first_depth` sentences, and the rest of the
       `depth` only if none of them has a best-span score of `stop_score` or more (0: read all
       `depth` at once). Most questions the ranker gets right stop there, at about half the
-      reading time.
+      reading time;
+    - `type_penalty`: taken off a read sentence's score when its span is not the kind of answer
+      the question asks for (qa.answer_kind); `fitting_span_margin`: how much lower the reader
+      may score a span of that kind than its best span and still take it instead;
+    - `abstention`: the decision over the reader's logit and the grounding evidence, with its
+      threshold (None: the reader's logit alone, against answer.min_confidence).
     """
 
     depth: int
@@ -70,12 +87,18 @@ class ReaderCalibration:
     abstain_bias: float
     first_depth: int = 0
     stop_score: float = 0.0
+    type_penalty: float = 0.0
+    fitting_span_margin: float = 0.0
+    abstention: AbstentionModel | None = None
 
     @classmethod
     def load(cls, path: Path) -> ReaderCalibration:
         try:
-            return cls(**json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError) as error:
+            fields = json.loads(path.read_text(encoding="utf-8"))
+            if fields.get("abstention") is not None:
+                fields["abstention"] = AbstentionModel(**fields["abstention"])
+            return cls(**fields)
+        except (OSError, ValueError, TypeError, AttributeError) as error:
             raise ModelNotFoundError(
                 f"reader calibration {path} is missing or unreadable ({error}); rebuild it with "
                 "benchmarks/fit_reader.py or set answer.reader to false"
@@ -213,19 +236,6 @@ class SpanReader:
             return starts, ends
 
         return run
-
-    def read_ranked(self, question: str, sentences: Sequence[str]) -> list[Reading]:
-        """Readings of the first of `sentences` (best first) as deep as the calibration says:
-        `depth` of them, or only `first_depth` when one of those is answer enough."""
-        calibration = self.calibration
-        head = list(sentences[: calibration.depth])
-        first = calibration.first_depth
-        if not 0 < first < len(head):
-            return self.read(question, head)
-        readings = self.read(question, head[:first])
-        if max(r.best_span()[0] for r in readings) >= calibration.stop_score:
-            return readings
-        return readings + self.read(question, head[first:])
 
     def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
         if not sentences:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from qa.grounding import mentioned
 from qa.types import Answer, Article, ArticleSummary, Citation, Coverage, Sentence
 
 # A timeline entry quotes at most this many characters of an answer or a sentence.
@@ -88,12 +89,29 @@ def placed_in_time(answer: Answer) -> dict[str, Any]:
     return {"timeline": timeline, "newest": newest.article.id if newest else None}
 
 
+# Why the articles do not say, as the CLI prints it (the page words it the same way).
+ABSTENTION_NOTES = {
+    "not_in_cited_article": "The closest articles do not mention everything the question names.",
+    "no_fitting_answer": "No sentence found holds the kind of answer the question asks for.",
+    "low_confidence": "Nothing in the indexed articles answers this with confidence.",
+}
+
+
+def abstention_note(answer: Answer) -> str:
+    """One sentence saying why `answer` abstained: "No article mentions “Wimbledon”."."""
+    if answer.missing_terms:
+        return f"No article mentions {mentioned(answer.missing_terms)}."
+    return ABSTENTION_NOTES.get(answer.abstain_reason or "", ABSTENTION_NOTES["low_confidence"])
+
+
 def answer_to_json(answer: Answer) -> dict[str, Any]:
     return {
         "question": answer.question,
         "answerable": answer.answerable,
         "answer": answer.answer,
         "confidence": answer.confidence,
+        "abstain_reason": None if answer.answerable else answer.abstain_reason,
+        "missing_terms": list(answer.missing_terms),
         "citations": [citation_to_json(c) for c in answer.citations],
         **placed_in_time(answer),
         "timing_ms": dict(answer.timing_ms),

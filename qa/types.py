@@ -76,7 +76,9 @@ class Citation:
 
 @dataclass(frozen=True)
 class Answer:
-    """What `ask` returns. When `answerable` is false, `citations` are the closest matches."""
+    """What `ask` returns. When `answerable` is false, `citations` are the closest matches,
+    `abstain_reason` says why (one of ABSTAIN_REASONS) and `missing_terms` names the question's
+    terms that no article holds, as the question wrote them."""
 
     question: str
     answerable: bool
@@ -84,6 +86,14 @@ class Answer:
     confidence: float
     citations: tuple[Citation, ...]
     timing_ms: dict[str, float] = field(default_factory=dict)
+    abstain_reason: str | None = None
+    missing_terms: tuple[str, ...] = ()
+
+
+# Why an answer abstained: a term of the question is in no article; the cited article lacks a
+# name or the year the question gives; no sentence read holds the kind of answer asked for
+# (a number for "how many"); or the evidence is too weak.
+ABSTAIN_REASONS = ("not_in_archive", "not_in_cited_article", "no_fitting_answer", "low_confidence")
 
 
 @dataclass(frozen=True)

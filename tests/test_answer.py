@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from conftest import SEED_QUESTION, SEED_SENTENCE_END, SEED_SENTENCE_START
 from qa.answer import NearestSentenceAnswerer, SentenceAnswerer, bounded_span
-from qa.ranker import expected_labels
-from qa.reader import ReaderCalibration, Reading, SpanReader
+from qa.ranker import Candidate, expected_labels
+from qa.reader import AbstentionModel, ReaderCalibration, Reading, SpanReader
 from qa.text import SpacySplitter, to_sentences
-from qa.types import ResolvedDate
+from qa.types import Article, ResolvedDate, Sentence
 from qa.wiring import Components
 
 SEED_SENTENCE = (
@@ -122,20 +124,100 @@ def test_the_reader_reorders_the_best_sentences(seed_components: Components) -> 
     )
 
 
+def candidates(texts: Sequence[str]) -> list[Candidate]:
+    """The sentences `texts` of one article, as the ranker hands them on, in order."""
+    article = Article("a", "A headline", " ".join(texts))
+    found, start = [], 0
+    for position, text in enumerate(texts):
+        sentence = Sentence("a", position, start, start + len(text), text)
+        found.append(Candidate(article, sentence, {}, 0.0))
+        start += len(text) + 1
+    return found
+
+
 def test_reading_stops_after_the_first_sentences_when_one_of_them_answers() -> None:
-    sentences = ["one", "two", "three", "four", "five"]
+    ranked = candidates(["one", "two", "three", "four", "five"])
     reader = ScriptedReader("two", first_depth=2, depth=4)
-    assert len(reader.read_ranked("q", sentences)) == 2
+    assert len(SentenceAnswerer(0.5, reader=reader).read("q", ranked)) == 2
     assert reader.batches == [["one", "two"]]
 
     reader = ScriptedReader("three", first_depth=2, depth=4)
-    readings = reader.read_ranked("q", sentences)
+    read = SentenceAnswerer(0.5, reader=reader).read("q", ranked)
     assert reader.batches == [["one", "two"], ["three", "four"]]
-    assert [r.best_span()[0] > 0 for r in readings] == [False, False, True, False]
+    assert read[0].candidate.sentence.text == "three" and len(read) == 4
 
     reader = ScriptedReader("two", depth=4)  # first_depth 0: all at once
-    reader.read_ranked("q", sentences)
+    SentenceAnswerer(0.5, reader=reader).read("q", ranked)
     assert reader.batches == [["one", "two", "three", "four"]]
+
+
+class SpanReaderScript(SpanReader):
+    """A SpanReader whose model is a script: in each sentence, the span `spans[sentence]`
+    scores its value, every other span far less."""
+
+    def __init__(self, spans: dict[str, tuple[str, float]], type_penalty: float) -> None:
+        super().__init__(calibration=ReaderCalibration(8, 0.0, 1.0, 0.0, 0.0, 0, 0.0, type_penalty))
+        self.spans = spans
+
+    def warm_up(self) -> None:
+        pass
+
+    def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
+        readings = []
+        for sentence in sentences:
+            words = [(m.start(), m.end()) for m in re.finditer(r"\S+", sentence)]
+            span, score = self.spans[sentence]
+            start, end = sentence.index(span), sentence.index(span) + len(span)
+            starts = np.asarray([score / 2 if a == start else -20.0 for a, _ in words])
+            ends = np.asarray([score / 2 if b == end else -20.0 for _, b in words])
+            readings.append(Reading(starts, ends, np.asarray(words), 0.0))
+        return readings
+
+
+def test_the_kind_of_answer_picks_the_time_over_the_year() -> None:
+    texts = [
+        "Yesterday Brigid Kosgei won the 2019 Chicago Marathon.",
+        "Kosgei completed the race in 2:14:04 on Sunday.",
+    ]
+    ranked = candidates(texts)
+    spans = {texts[0]: ("2019", 5.0), texts[1]: ("2:14:04", 2.0)}
+    question = "what time did Kosgei run in Chicago?"
+
+    def cited(type_penalty: float) -> str:
+        answerer = SentenceAnswerer(0.5, reader=SpanReaderScript(spans, type_penalty))
+        top = answerer.read(question, ranked)[0]
+        return top.candidate.sentence.text[top.start : top.end]
+
+    assert cited(type_penalty=0.0) == "2019"  # the reader's own choice
+    assert cited(type_penalty=6.0) == "2:14:04"  # a year is not a time of day
+
+
+def test_a_name_the_cited_article_lacks_is_an_abstention(dated_components: Components) -> None:
+    """"Biden" is in the archive (so no missing term), but not in the northern bases' article."""
+    reader = ScriptedReader("northern bases")
+    model = AbstentionModel({"reader": 1.0, "article_missing_max_idf": -10.0}, 0.0, 0.5)
+    reader._calibration = replace(reader.calibration, abstention=model)
+    dated_components.pipeline.answerer = SentenceAnswerer(
+        None, dated_components.lexical, reader=reader
+    )
+    question = "when will coalition forces withdraw from the northern bases"
+    answer = dated_components.pipeline.ask(f"{question}?", 3)
+    assert answer.answerable and answer.abstain_reason is None
+    answer = dated_components.pipeline.ask(f"{question}, according to Biden?", 3)
+    assert "northern bases" in answer.citations[0].sentence.text
+    assert not answer.answerable and answer.abstain_reason == "not_in_cited_article"
+    assert answer.missing_terms == ()
+
+
+def test_a_term_no_article_holds_abstains_before_reading(seed_components: Components) -> None:
+    reader = ScriptedReader("within three years")
+    seed_components.pipeline.answerer = SentenceAnswerer(
+        None, seed_components.lexical, reader=reader
+    )
+    answer = seed_components.pipeline.ask("when will coalition forces leave Wimbledon?", 2)
+    assert not answer.answerable and answer.abstain_reason == "not_in_archive"
+    assert answer.missing_terms == ("Wimbledon",)
+    assert len(answer.citations) == 2 and reader.batches == []  # closest matches, nothing read
 
 
 def test_the_reader_can_make_the_answerer_abstain(seed_components: Components) -> None:

@@ -271,3 +271,15 @@ def _no_alert(driver: Any) -> bool:
     except NoAlertPresentException:
         return True
     return False
+
+
+def test_a_term_no_article_mentions_is_named_above_the_closest_matches(
+    browser: Any, base_url: str
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    turn = _ask(browser, base_url, "when will coalition forces leave Wimbledon?")
+    assert "abstained" in turn.get_attribute("class")
+    note = turn.find_element(By.CSS_SELECTOR, ".abstain-note").text
+    assert note == "No article mentions “Wimbledon”."
+    assert turn.find_elements(By.CSS_SELECTOR, ".citation"), "closest matches are still shown"

@@ -23,9 +23,13 @@ from news_site import BIG_HTML, OVERSIZE_LIMIT, NewsSite, serving
 from qa.cli import cli
 from qa.config import Settings
 from qa.embed import Embedder, HashEmbedder
+from qa.openapi import openapi_document
 from qa.reader import SpanReader
 
-ANSWER_KEYS = {"question", "answerable", "answer", "confidence", "citations", "timing_ms"}
+# What the API answers, less what only a conversation has: `qa ask --json` prints the same.
+ANSWER_KEYS = set(openapi_document()["components"]["schemas"]["Answer"]["required"]) - {
+    "conversation_id"
+}
 CITATION_KEYS = {
     "rank",
     "article_id",
@@ -287,6 +291,21 @@ def test_bad_dates_are_usage_errors(
     result = run(settings, embedder, "ask", SEED_QUESTION, "--index", str(seed_index_dir), *flags)
     assert result.exit_code == 2
     assert message in result.output and "Traceback" not in result.output
+
+
+def test_ask_names_the_term_no_article_mentions(
+    seed_index_dir: Path, settings: Settings, embedder: Embedder, reader: SpanReader
+) -> None:
+    question = "when will coalition forces leave Wimbledon?"
+    result = run(settings, embedder, "ask", question, "--index", str(seed_index_dir), reader=reader)
+    assert result.exit_code == 0, result.output
+    assert "The articles do not say. No article mentions “Wimbledon”." in result.output
+    assert "Closest matches:" in result.output
+    result = run(
+        settings, embedder, "ask", question, "--index", str(seed_index_dir), "--json", reader=reader
+    )
+    data = json.loads(result.output)
+    assert (data["abstain_reason"], data["missing_terms"]) == ("not_in_archive", ["Wimbledon"])
 
 
 def test_answer_from_several_articles_is_placed_in_time(

@@ -18,6 +18,7 @@ from qa.config import ServerSettings, Settings
 from qa.embed import SentenceTransformerEmbedder
 from qa.reader import SpanReader
 from qa.text import SpacySplitter
+from qa.types import ABSTAIN_REASONS
 from qa.wiring import open_components
 
 
@@ -112,3 +113,38 @@ def test_the_health_line_says_what_the_archive_holds(demo: FlaskClient) -> None:
     )
     sources = {item["source"]: item["articles"] for item in coverage["sources"]}
     assert sources["Wikinews"] == 291 and sources["Xinhua"] == 1
+
+
+def test_a_question_about_what_no_article_mentions_names_it(demo: FlaskClient) -> None:
+    body = ask(demo, "who won the 2019 Wimbledon final?")
+    assert not body["answerable"] and body["answer"] is None
+    assert body["abstain_reason"] == "not_in_archive"
+    assert body["missing_terms"] == ["Wimbledon"]
+    assert body["citations"], "closest matches are still shown"
+
+
+def test_an_answer_says_no_abstention_reason(demo: FlaskClient) -> None:
+    body = ask(demo, "when did the oil crisis begin?")
+    assert body["abstain_reason"] is None and body["missing_terms"] == []
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["what is the?", "???", "who " * 250, "谁赢了2019年温布尔登网球公开赛?", "🏆", "Ωmega ünïcode"],
+)
+def test_odd_questions_get_an_answer_not_an_error(demo: FlaskClient, question: str) -> None:
+    response = demo.post("/api/ask", json={"question": question})
+    assert response.status_code in {200, 400}, response.get_json()
+    body = response.get_json()
+    if response.status_code == 200:
+        assert body["answerable"] is False or body["answer"], body
+        assert body["abstain_reason"] in {None, *ABSTAIN_REASONS}
+    else:
+        assert body["error"]["code"]
+
+
+def test_another_script_is_named_as_missing(demo: FlaskClient) -> None:
+    body = ask(demo, "谁赢了温布尔登")
+    assert body["abstain_reason"] == "not_in_archive" and body["missing_terms"] == [
+        "谁赢了温布尔登"
+    ]

@@ -311,6 +311,22 @@ def test_postgres_counts_the_same_words_as_bm25(
     assert postgres_idf == pytest.approx(memory_idf, abs=1e-12)
 
 
+def test_both_stores_know_the_same_words_and_beginnings(
+    corpus_in_memory: Index, corpus_on_postgres: Index
+) -> None:
+    """What the missing-term check (qa.grounding) asks of the vocabulary, on either store."""
+    lexicals: list[LexicalIndex] = [
+        BM25Index(corpus_in_memory),
+        PostgresLexicalIndex(corpus_on_postgres.store),
+    ]
+    words = ["norman", "normandy", "rollo", "wimbledon", "zzz", "x" * 3000]
+    prefixes = ["norma", "byzan", "wimbl", "x" * 3000]
+    for lexical in lexicals:
+        assert lexical.known_words(words) == {"norman", "normandy", "rollo"}
+        assert lexical.known_prefixes(prefixes) == {"norma", "byzan"}
+        assert lexical.known_words([]) == set() and lexical.known_prefixes([]) == set()
+
+
 def test_postgres_search_honours_filters(corpus_on_postgres: Index) -> None:
     index = corpus_on_postgres
     lexical = PostgresLexicalIndex(index.store)

@@ -234,6 +234,25 @@
     ]);
   }
 
+  // Why the articles don't say, worded as `qa ask` words it (qa.serialize.abstention_note).
+  const ABSTENTION_NOTES = {
+    not_in_cited_article: "The closest articles do not mention everything the question names.",
+    no_fitting_answer: "No sentence found holds the kind of answer the question asks for.",
+    low_confidence: "Nothing in the indexed articles answers this with confidence.",
+  };
+
+  function quoted(terms) {
+    const each = terms.map((t) => `“${t}”`);
+    return each.length < 2 ? each.join("") : `${each.slice(0, -1).join(", ")} or ${each[each.length - 1]}`;
+  }
+
+  function abstentionNote(data) {
+    if (data.missing_terms && data.missing_terms.length) {
+      return `No article mentions ${quoted(data.missing_terms)}.`;
+    }
+    return ABSTENTION_NOTES[data.abstain_reason] || ABSTENTION_NOTES.low_confidence;
+  }
+
   function renderAnswer(data) {
     const children = [];
     if (data.answerable) {
@@ -253,12 +272,7 @@
       return addTurn("assistant", "answered", children);
     }
     children.push(el("p", { className: "abstain-title", text: "The articles don’t say." }));
-    children.push(
-      el("p", {
-        className: "abstain-note",
-        text: "Nothing in the indexed articles answers this with confidence.",
-      }),
-    );
+    children.push(el("p", { className: "abstain-note", text: abstentionNote(data) }));
     if (data.citations.length) {
       children.push(el("h3", { className: "citations-heading", text: "Closest matches" }));
       children.push(citationList(data.citations, "Closest matches"));

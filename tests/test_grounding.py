@@ -1,0 +1,117 @@
+"""The question's terms looked up in the archive's vocabulary, and the cited article's evidence."""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from collections.abc import Sequence
+
+import pytest
+
+from qa.grounding import cited_article_evidence, mentioned, missing_terms, typed_terms
+from qa.lexical import content_words
+from qa.ranker import Candidate, QuestionTerms
+from qa.types import Article, Sentence
+
+ARCHIVE = [
+    "U.S. President Donald Trump's visit: coalition forces will withdraw from Iraq.",
+    "Refugees crossed into Gdańsk; Slovak prime minister Igor Matovič self-isolated.",
+    "The al-Quaety family and the Nobel committee; 400 m hurdles; the fire was 9.6 km wide.",
+    "Former Slovak leader said the 2019 Time Person of the Year was Greta Thunberg.",
+]
+
+
+class WordSet:
+    """A vocabulary of the words `content_words` makes of `texts`, as the keyword index has."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.words = {w for text in texts for w in content_words(text)}
+        self.ordered = sorted(self.words)
+
+    def known_words(self, words: Sequence[str]) -> set[str]:
+        return {w for w in words if w in self.words}
+
+    def known_prefixes(self, prefixes: Sequence[str]) -> set[str]:
+        found = set()
+        for prefix in prefixes:
+            at = bisect.bisect_left(self.ordered, prefix)
+            if at < len(self.ordered) and self.ordered[at].startswith(prefix):
+                found.add(prefix)
+        return found
+
+
+VOCABULARY = WordSet(ARCHIVE)
+
+
+@pytest.mark.parametrize(
+    ("question", "missing"),
+    [
+        ("who won the 2019 Wimbledon final?", ["Wimbledon"]),
+        ("who won wimbeldon and the Nobel?", ["wimbeldon"]),
+        ("when will COALITION forces withdraw?", []),  # case
+        ("what did matovic say in gdansk?", []),  # accents the question left off
+        ("what did Matovič say in Gdańsk?", []),  # and typed
+        ("how many refugee crossed?", []),  # a plural in the archive
+        ("what did trump's visit bring?", []),  # a possessive
+        ("when do US forces leave iraq?", []),  # "U.S." written "US"
+        ("when will coalition forces withdrew?", []),  # another ending
+        ("when will coalitoin forces withdraw?", []),  # a one-letter typo
+        ("who shot al-Quaety?", []),  # a hyphenated name held whole
+        ("who won the 400m hurdles?", []),  # letters and digits apart in the archive
+        ("谁赢了温布尔登", ["谁赢了温布尔登"]),  # no script the index keeps
+        ("what is the?", []),  # stopwords only: nothing to look up
+        ("🏆", []),
+        ("who won the Wimbledon and Wimbledon?", ["Wimbledon"]),  # named once
+    ],
+)
+def test_missing_terms_are_named_as_typed(question: str, missing: list[str]) -> None:
+    assert missing_terms(question, VOCABULARY) == missing
+
+
+def test_a_short_word_is_not_taken_for_a_longer_one() -> None:
+    # "suga" begins "sugar", "flint" is one letter from "faint": short words must match exactly.
+    vocabulary = WordSet(["sugar prices rose", "a faint light"])
+    assert missing_terms("who is suga, of flint?", vocabulary) == ["suga", "flint"]
+
+
+def test_typed_terms_skip_stopwords_and_short_words() -> None:
+    assert typed_terms("Who is the PM of the UK in 2019?") == ["2019"]
+    assert typed_terms("how many died in the Beirut blast") == ["Beirut"]  # common words left
+
+
+def test_mentioned_quotes_terms() -> None:
+    assert mentioned(["Wimbledon"]) == "“Wimbledon”"
+    assert mentioned(["a", "b", "c"]) == "“a”, “b” or “c”"
+
+
+def _candidate(text: str, title: str, published: dt.date | None) -> Candidate:
+    article = Article("a", title, text, published=published)
+    start = text.index("Thunberg")
+    end = text.index(".", start) + 1
+    return Candidate(article, Sentence("a", 0, start, end, text[start:end]), {})
+
+
+def test_cited_article_evidence_names_what_the_article_lacks() -> None:
+    candidate = _candidate(
+        "Time's 2019 Person of the Year is Greta Thunberg. She is sixteen.",
+        "Time picks Thunberg",
+        dt.date(2019, 12, 11),
+    )
+    idf = {w: 1.0 for w in content_words("time person year 2019 2020 tonga thunberg")}
+    idf["tonga"] = 5.0
+
+    def evidence(question: str) -> dict[str, float]:
+        words = content_words(question)
+        weights = {w: idf.get(w, 1.0) for w in words}
+        terms = QuestionTerms(tuple(words), weights, frozenset(), frozenset())
+        return cited_article_evidence(question, terms, candidate)
+
+    held = evidence("who is time's 2019 person of the year")
+    assert held["year_unmatched"] == 0.0 and held["article_missing_max_idf"] == 0.0
+    assert held["local_missing_idf"] == 0.0
+    assert evidence("who is time's 2020 person of the year")["year_unmatched"] == 1.0
+    tonga = evidence("who is the prime minister of tonga")
+    assert tonga["article_missing_max_idf"] == 1.0  # the rarest word of the question
+    assert tonga["local_missing_idf"] > 0.5
+    # A common word the article lacks is a paraphrase, not a missing name.
+    assert evidence("who left time's 2019 person of the year")["article_missing_max_idf"] == 0
