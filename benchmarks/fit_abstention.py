@@ -49,7 +49,6 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from qa.answer import (  # noqa: E402
-    DECISION_FEATURES,
     ReadSentence,
     SentenceAnswerer,
     bounded_span,
@@ -57,6 +56,7 @@ from qa.answer import (  # noqa: E402
 )
 from qa.answer_kind import question_kind  # noqa: E402
 from qa.config import load_settings  # noqa: E402
+from qa.decision import DECISION_FEATURES  # noqa: E402
 from qa.evaluate import index_dataset  # noqa: E402
 from qa.grounding import cited_article_evidence, missing_terms  # noqa: E402
 from qa.metrics import best_f1, contains_answer, precision_recall  # noqa: E402

@@ -25,11 +25,21 @@ Without a reader (answer.reader: false) the ranker's first sentence is cited and
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qa.answer_kind import fitting_spans, labels_in, question_kind, span_fits
+from qa.answer_kind import (
+    asks_for_a_list,
+    fitting_spans,
+    labels_in,
+    list_span,
+    question_kind,
+    span_fits,
+    speaks,
+)
 from qa.dates import resolve_dates
+from qa.decision import abstain_reason, decision_logit
+from qa.developing import Found, as_of, in_time
 from qa.embed import Vectors
 from qa.grounding import cited_article_evidence, missing_terms
 from qa.lexical import LexicalIndex, content_words
@@ -43,9 +53,9 @@ from qa.ranker import (
     logistic,
     rank_candidates,
 )
-from qa.reader import AbstentionModel, Reading, SpanReader
+from qa.reader import Reading, SpanReader
 from qa.store import StoredChunk
-from qa.types import Answer, Citation, Entity, Sentence
+from qa.types import Answer, Citation, Entity, Sentence, TimelineEntry
 
 
 def sentence_entities(sentence: Sentence) -> list[Entity]:
@@ -78,18 +88,6 @@ def bounded_span(sentence: Sentence, start: int, end: int) -> str:
     return sentence.text[start:end]
 
 
-# The answer decision's evidence, in the order the fitted weights name them.
-DECISION_FEATURES = (
-    "reader",
-    "local_missing_idf",
-    "article_missing_max_idf",
-    "year_unmatched",
-    "type_unfit",
-)
-# Evidence that pulls the decision's logit down by more than this names the abstention's reason.
-REASON_MARGIN = 1.0
-
-
 @dataclass(frozen=True)
 class ReadSentence:
     """A read candidate: its span (score minus no-answer, offsets in the sentence) and whether
@@ -100,6 +98,13 @@ class ReadSentence:
     start: int
     end: int
     fits: bool
+
+
+def announcer(kind: str | None, labels: set[str], text: str, end: int) -> bool:
+    """Whether a span asked for as a person is a body that announced or reported the answer
+    ("the Royal Swedish Academy of Sciences announced the winners"): not who won. A person
+    quoted ("coach Brad Tronc said") often is the answer, and stays."""
+    return kind == "person" and "PERSON" not in labels and speaks(text, end)
 
 
 def choose_span(
@@ -114,10 +119,15 @@ def choose_span(
     score, start, end = reading.best_span()
     sentence = candidate.sentence
     entities = sentence_entities(sentence)
-    if span_fits(kind, sentence.text[start:end], labels_in(entities, start, end)):
+    labels = labels_in(entities, start, end)
+    if span_fits(kind, sentence.text[start:end], labels) and not announcer(
+        kind, labels, sentence.text, end
+    ):
         return ReadSentence(candidate, score, start, end, True)
     scored = [
-        (reading.span_score(a, b), a, b) for a, b in fitting_spans(kind, sentence.text, entities)
+        (reading.span_score(a, b), a, b)
+        for a, b in fitting_spans(kind, sentence.text, entities)
+        if not announcer(kind, labels_in(entities, a, b), sentence.text, b)
     ]
     best = max(scored, default=None)
     if best is not None and best[0] >= score - margin:
@@ -125,27 +135,9 @@ def choose_span(
     return ReadSentence(candidate, score, start, end, False)
 
 
-def decision_logit(features: Mapping[str, float], model: AbstentionModel) -> float:
-    return model.bias + sum(model.weights.get(n, 0.0) * features[n] for n in DECISION_FEATURES)
-
-
-def abstain_reason(features: Mapping[str, float], model: AbstentionModel | None) -> str:
-    """What most pulled the decision towards abstaining, beyond the reader's own doubt."""
-    if model is None:
-        return "low_confidence"
-    pulls = {
-        "not_in_cited_article": sum(
-            model.weights.get(n, 0.0) * features[n]
-            for n in (
-                "local_missing_idf",
-                "article_missing_max_idf",
-                "year_unmatched",
-            )
-        ),
-        "no_fitting_answer": model.weights.get("type_unfit", 0.0) * features["type_unfit"],
-    }
-    reason, pull = min(pulls.items(), key=lambda item: item[1])
-    return reason if pull < -REASON_MARGIN else "low_confidence"
+# Articles besides those of the sentences read whose best sentence is read too, when the answer
+# comes from a dated article: they may hold a newer answer (qa.developing).
+OTHER_ARTICLES = 3
 
 
 class SentenceAnswerer:
@@ -276,22 +268,108 @@ class SentenceAnswerer:
         base_logit = self.abstain_logit(question, terms, ranked)
         if self.reader is None:
             confidence = logistic(base_logit)
-            span, reason = (0, len(ranked[0].sentence.text)), "low_confidence"
-        else:
-            read = self.read(question, ranked, context)
-            top = read[0]
-            features = self.decision_features(question, terms, top, base_logit)
-            model = self.reader.calibration.abstention
-            logit = features["reader"] if model is None else decision_logit(features, model)
-            confidence, span = logistic(logit), (top.start, top.end)
+            cited = citations(ranked, top_k)
+            if confidence < self.min_confidence:
+                return Answer(
+                    question, False, None, round(confidence, 4), cited, {}, "low_confidence"
+                )
+            return Answer(question, True, ranked[0].sentence.text, round(confidence, 4), cited)
+        read = self.read(question, ranked, context)
+        model = self.reader.calibration.abstention
+        judged = [self.judge(question, terms, r, base_logit) for r in read]
+        confidence, features = judged[0]
+        rest = list(ranked[len(read) :])
+        if confidence < self.min_confidence:
+            cited = citations([r.candidate for r in read] + rest, top_k)
             reason = abstain_reason(features, model)
-            ranked = [r.candidate for r in read] + list(ranked[len(read) :])
-        top_confidence = round(confidence, 4)
-        cited = citations(ranked, top_k)
-        if top_confidence < self.min_confidence:
-            return Answer(question, False, None, top_confidence, cited, {}, reason)
-        short = bounded_span(ranked[0].sentence, *span)
-        return Answer(question, True, short, top_confidence, cited)
+            return Answer(question, False, None, round(confidence, 4), cited, {}, reason)
+        if read[0].candidate.article.published is not None:
+            more = self.read_other_articles(question, ranked, read, context)
+            read += more
+            judged += [self.judge(question, terms, r, base_logit) for r in more]
+        listed = asks_for_a_list(question)
+        found, names = [], []
+        for r, (c, _) in zip(read, judged, strict=True):
+            if c >= self.min_confidence:
+                short, named = short_answer(r, listed)
+                article, sentence = r.candidate.article, r.candidate.sentence
+                found.append((r, c, Found(article, sentence, short, r.candidate.score, c)))
+                names.append(named if listed else 0)
+        # A span of the kind asked for, from any sentence the decision would answer from, wins
+        # over one of another kind ("who won": the winners, not the academy that announced);
+        # for a list, the one naming most.
+        ranks = sorted(range(len(found)), key=lambda i: (not found[i][0].fits, -names[i], i))
+        found = [found[i] for i in ranks]
+        story = in_time([f for _, _, f in found])
+        chosen, chosen_confidence, answer = found[story.chosen]
+        first = [chosen.candidate, *(found[i][0].candidate for i in story.agreeing)]
+        order = first + [r.candidate for r in read if r.candidate not in first] + rest
+        timeline = tuple(
+            TimelineEntry(found[i][2].article, found[i][2].sentence, found[i][2].answer)
+            for i in story.timeline
+        )
+        article = chosen.candidate.article
+        resolved = resolve_dates(chosen.candidate.sentence, article.published)
+        return Answer(
+            question,
+            True,
+            answer.answer,
+            round(chosen_confidence, 4),
+            citations(order, max(top_k, len(first))),
+            as_of=as_of(article.published, resolved) if timeline else None,
+            timeline=timeline,
+        )
+
+    def read_other_articles(
+        self,
+        question: str,
+        ranked: Sequence[Candidate],
+        read: Sequence[ReadSentence],
+        context: str = "",
+    ) -> list[ReadSentence]:
+        """The best-ranked sentence of each of the next OTHER_ARTICLES dated articles not read
+        yet, read: a story told over months has its newer figures in other articles than the
+        one the ranker likes best."""
+        assert self.reader is not None
+        seen = {r.candidate.article.id for r in read}
+        others: list[Candidate] = []
+        for candidate in ranked[len(read) :]:
+            article = candidate.article
+            if article.id not in seen and article.published is not None:
+                seen.add(article.id)
+                others.append(candidate)
+                if len(others) == OTHER_ARTICLES:
+                    break
+        if not others:
+            return []
+        kind, margin = question_kind(question), self.reader.calibration.fitting_span_margin
+        readings = self.reader.read(
+            f"{question} {context}".strip(), [c.sentence.text for c in others]
+        )
+        return [choose_span(kind, c, r, margin) for c, r in zip(others, readings, strict=True)]
+
+    def judge(
+        self, question: str, terms: QuestionTerms, read: ReadSentence, base_logit: float
+    ) -> tuple[float, dict[str, float]]:
+        """The decision's confidence that `read` answers the question, and its evidence."""
+        assert self.reader is not None
+        features = self.decision_features(question, terms, read, base_logit)
+        model = self.reader.calibration.abstention
+        logit = features["reader"] if model is None else decision_logit(features, model)
+        return logistic(logit), features
+
+
+def short_answer(read: ReadSentence, listed: bool) -> tuple[str, int]:
+    """The short answer in a read sentence and how many names it holds: its span, widened to
+    a bounding preposition of a time ("within three years") and, for a question that may want
+    several things, to the whole list the span is part of ("James Peebles and the duo of
+    Didier Queloz and Michel Mayor")."""
+    sentence, start, end = read.candidate.sentence, read.start, read.end
+    entities = sentence_entities(sentence)
+    if listed:
+        start, end = list_span(sentence.text, entities, start, end)
+    named = sum(start <= e.start and e.end <= end for e in entities)
+    return bounded_span(sentence, start, end), named
 
 
 def citations(ranked: Sequence[Candidate], top_k: int) -> tuple[Citation, ...]:

@@ -14,6 +14,12 @@ from collections.abc import Iterable, Sequence
 from qa.lexical import STOPWORDS
 from qa.types import Entity
 
+# Verbs of saying: who announced the winners is not who won.
+_SPEECH = (
+    r"said|says|announced|announces|told|tells|reported|reports|confirmed|confirms|stated|"
+    r"claimed|warned|wrote|declared"
+)
+_SPEAKS = re.compile(rf"^\s*(has |had |have )?({_SPEECH})\b", re.I)
 # Question cue → kind. The cue found first in the question wins ("how old was she when …" asks
 # for a quantity); at the same place, the earlier pattern ("what time" before "what").
 _KINDS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -39,6 +45,7 @@ _KINDS: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(r"\bwhat (killed|caused|causes|led to|started|triggered)\b|\bcause of\b", re.I),
         "cause",
     ),
+    (re.compile(rf"\b(who|whom)\s+(\w+\s+)?({_SPEECH})\b", re.I), "speaker"),
     (re.compile(r"\b(who|whom|whose)\b", re.I), "person"),
     (
         re.compile(
@@ -78,8 +85,9 @@ _NUMBER_LABELS = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "ORDINAL
 
 
 def question_kind(question: str) -> str | None:
-    """The kind of answer `question` asks for: clock, duration, date, quantity, cause, person
-    or place; None when the question does not say (what, which, why, how)."""
+    """The kind of answer `question` asks for: clock, duration, date, quantity, cause, person,
+    speaker (who said) or place; None when the question does not say (what, which, why,
+    how)."""
     found = [
         (match.start(), order, kind)
         for order, (pattern, kind) in enumerate(_KINDS)
@@ -106,7 +114,7 @@ def span_fits(kind: str | None, span: str, labels: Iterable[str]) -> bool:
         return has_number and not year_only
     if kind == "cause":
         return not (labels and labels <= _NAME_LABELS | _TIME_LABELS) and not year_only
-    if kind == "person":
+    if kind in {"person", "speaker"}:
         return bool(labels & _NAME_LABELS) or (
             not labels & (_TIME_LABELS | _NUMBER_LABELS) and not has_number
         )
@@ -115,6 +123,12 @@ def span_fits(kind: str | None, span: str, labels: Iterable[str]) -> bool:
             not labels & (_TIME_LABELS | _NUMBER_LABELS | {"PERSON"}) and not has_number
         )
     return True
+
+
+def speaks(text: str, end: int) -> bool:
+    """Whether the span ending at `end` is followed by a verb of saying: the one who announced
+    the winners, where a person asked for is who won."""
+    return bool(_SPEAKS.match(text[end:]))
 
 
 def labels_in(entities: Sequence[Entity], start: int, end: int) -> set[str]:
@@ -141,12 +155,17 @@ def fitting_spans(kind: str | None, text: str, entities: Sequence[Entity]) -> li
 
 
 _LIST_CUE = re.compile(
-    r"\b(who (are|were|won|shared)|which \w+s|what (are|were) the|name (the|all)|list|"
-    r"winners|candidates|members)\b",
+    r"\b(who|(which|what) \w+s|what (are|were) the|name (the|all)|list|winners|candidates|"
+    r"members)\b",
     re.I,
 )
-# What may stand between two items of a list: "A, B and C", "A and the duo of B and C".
-_LIST_GAP = re.compile(r"^(\s*(,|;|&|and|or|as well as|along with|the duo of|the|both)\s*)+$")
+# What may stand between two items of a list: a comma, "and" or "or", and a few lower-case
+# words ("A, B and C", "A and the duo of B and C", "Baker, Bruce and singer/guitarist Eric
+# Clapton").
+_LIST_GAP = re.compile(
+    r"^\s*(,|;|&|,? and|,? or|,? as well as|,? along with)\s+([a-z][\w/'-]*\s+){0,3}$"
+)
+_NAME_TAIL = re.compile(r"( [A-Z][\w'-]+){1,2}(?=[.,;:]|$)")
 _LABEL_FAMILY = {"PERSON": "name", "ORG": "name", "NORP": "name", "GPE": "place", "LOC": "place"}
 
 
@@ -174,4 +193,7 @@ def list_span(text: str, entities: Sequence[Entity], start: int, end: int) -> tu
     for item in reversed(items):  # leftwards
         if item.end <= first and _LIST_GAP.match(text[item.end : first]):
             first = item.start
+    if family == "name":  # a surname the tagger left out ("Michel" of "Michel Mayor")
+        tail = _NAME_TAIL.match(text, last)
+        last = tail.end() if tail else last
     return first, last

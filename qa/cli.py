@@ -25,7 +25,7 @@ from qa.onnx_runtime import OnnxGraphError
 from qa.pipeline import EmptyQuestionError
 from qa.reader import SpanReader
 from qa.retrieve import InvalidDateError, article_filter, parse_day
-from qa.serialize import abstention_note, answer_to_json, placed_in_time
+from qa.serialize import abstention_note, answer_to_json
 from qa.store import StoreError
 from qa.types import Answer
 from qa.vectors import VectorIndexError
@@ -171,24 +171,24 @@ def check(context: click.Context, index_dir: Path | None) -> None:
 
 
 def _print_timeline(answer: Answer) -> None:
-    """The answer placed in time, when its citations come from several articles."""
-    placed = placed_in_time(answer)
-    if not placed:
+    """Each answering article's own answer, oldest first, when the answer changed over time."""
+    if not answer.timeline:
         return
-    newest = next((c for c in answer.citations if c.article.id == placed["newest"]), None)
-    if newest is not None and newest.article.published is not None:
-        click.echo(
-            f"Newest: [{newest.rank}] {newest.article.title} "
-            f"({newest.article.published.isoformat()})"
-        )
     click.echo("Timeline:")
-    for entry in placed["timeline"]:
-        click.echo(f"  {entry['published'] or 'undated':<10}  [{entry['rank']}] {entry['answer']}")
+    for entry in answer.timeline:
+        published = entry.article.published
+        click.echo(f"  {published.isoformat() if published else 'undated':<10}  {entry.answer}")
+        click.echo(f"              — {entry.article.title}")
 
 
 def _print_answer(answer: Answer) -> None:
+    if answer.period is not None:
+        since, until = answer.period.since, answer.period.until
+        span = f"{since.isoformat() if since else '…'} to {until.isoformat() if until else '…'}"
+        click.echo(f"Asked of articles published {span} (“{answer.period.named}”)")
     if answer.answerable:
-        click.echo(click.style(answer.answer or "", bold=True))
+        as_of = f" (as of {answer.as_of.isoformat()})" if answer.as_of else ""
+        click.echo(click.style(answer.answer or "", bold=True) + as_of)
         label = "Sources"
     else:
         click.echo(f"The articles do not say. {abstention_note(answer)}")

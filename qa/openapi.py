@@ -134,10 +134,19 @@ SCHEMAS: dict[str, Any] = {
             "answer": {
                 "type": "string",
                 "maxLength": 200,
-                "description": "The short answer for rank 1, else the citation's sentence; "
-                "longer than 200 characters, cut at a word and ended with …",
+                "description": "This article's own short answer (longer than 200 characters, "
+                "cut at a word and ended with …).",
             },
-            "rank": {"type": "integer", "minimum": 1, "description": "The citation's rank."},
+            "sentence": {"type": "string", "description": "The sentence it rests on."},
+            "start": {"type": "integer", "minimum": 0},
+            "end": {"type": "integer", "minimum": 0},
+        }
+    ),
+    "Period": _object(
+        {
+            "since": _DATE,
+            "until": _DATE,
+            "named": {"type": "string", "description": "The question's words that named it."},
         }
     ),
     "Answer": {
@@ -164,17 +173,24 @@ SCHEMAS: dict[str, Any] = {
                     "question wrote them (empty unless `abstain_reason` is `not_in_archive`).",
                 },
                 "citations": {"type": "array", "items": _ref("Citation")},
+                "as_of": {
+                    **_DATE,
+                    "description": "With a timeline: the day the answer holds for (the day "
+                    "its sentence names, else its article's date); null otherwise.",
+                },
                 "timeline": {
                     "type": "array",
                     "items": _ref("TimelineEntry"),
-                    "minItems": 2,
-                    "description": "Only when the answer's citations come from several "
-                    "articles: every citation, oldest article first, undated last.",
+                    "description": "When dated articles answer the question differently (a "
+                    "figure that grew, another office holder), each answering article once, "
+                    "oldest first, with its own answer; the answer is the newest's. Empty "
+                    "when one article answers, or the articles agree.",
                 },
-                "newest": {
-                    **_NULLABLE_STRING,
-                    "description": "With `timeline`: the article id of the newest dated "
-                    "citation (null when none is dated).",
+                "period": {
+                    "oneOf": [_ref("Period"), {"type": "null"}],
+                    "description": "The period the question named ('in march 2020'), read as "
+                    "the publication dates it was asked in; null when it named none, or the "
+                    "request gave dates of its own.",
                 },
                 "timing_ms": {
                     "type": "object",
@@ -194,6 +210,9 @@ SCHEMAS: dict[str, Any] = {
                 "abstain_reason",
                 "missing_terms",
                 "citations",
+                "as_of",
+                "timeline",
+                "period",
                 "timing_ms",
                 "conversation_id",
             ],

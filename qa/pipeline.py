@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -12,6 +13,7 @@ from qa.config import ConfigError, Settings
 from qa.embed import Embedder, Vectors
 from qa.index import Index
 from qa.lexical import LexicalIndex
+from qa.periods import named_period, without_period
 from qa.reader import SpanReader
 from qa.retrieve import BM25Retriever, DenseRetriever, HybridRetriever, Retriever
 from qa.store import StoredChunk
@@ -62,6 +64,7 @@ class Pipeline:
         self.retriever = retriever
         self.answerer = answerer
         self.candidate_chunks = candidate_chunks
+        self._published: tuple[int, dt.date | None, dt.date | None] | None = None
 
     def warm_up(self) -> None:
         """Load what the embedder and the answerer load lazily (ONNX sessions, the reader, the
@@ -90,9 +93,11 @@ class Pipeline:
         """Answer one question with up to `top_k` citations (top_k >= 1).
 
         `context` is text from earlier turns of a conversation ("why are they leaving?" after a
-        question about coalition forces); it joins the question for retrieval only, while the
-        answer type and the returned question stay this turn's. `where` restricts the answer to
-        some articles (see `qa.retrieve.article_filter`); None asks all of them.
+        question about coalition forces); it joins the question for retrieval and reading, while
+        the answer type and the returned question stay this turn's. `where` restricts the answer
+        to some articles (see `qa.retrieve.article_filter`); None asks all of them. A period the
+        question names ("in march 2020", qa.periods) restricts it too, unless `where` gives
+        dates of its own; the answer says which (`period`).
         """
         question = one_line(question)
         if not question:
@@ -101,16 +106,38 @@ class Pipeline:
             raise ValueError("top_k must be at least 1")
         started = time.perf_counter()
         context = one_line(context)
-        query_vector, chunks = self.retrieve(question, context, where)
+        self.index.refresh()
+        period = None
+        if where is None or (where.published_from is None and where.published_to is None):
+            period = named_period(question, *self.published_range())
+            if period is not None:
+                where = replace(
+                    where or ArticleFilter(),
+                    published_from=period.since,
+                    published_to=period.until,
+                )
+        # The period is a filter now, not words to find: "in 2019" need not be in the sentence.
+        asked = without_period(question, period)
+        query_vector, chunks = self.retrieve(asked, context, where)
         retrieved = time.perf_counter()
-        answer = self.answerer.answer(question, query_vector, chunks, top_k, context)
+        answer = self.answerer.answer(asked, query_vector, chunks, top_k, context)
         finished = time.perf_counter()
         timing = {
             "retrieve": round((retrieved - started) * 1000, 2),
             "answer": round((finished - retrieved) * 1000, 2),
             "total": round((finished - started) * 1000, 2),
         }
-        return Asked(replace(answer, timing_ms=timing), [c for c, _ in chunks])
+        answer = replace(answer, question=question, timing_ms=timing, period=period)
+        return Asked(answer, [c for c, _ in chunks])
+
+    def published_range(self) -> tuple[dt.date | None, dt.date | None]:
+        """The first and last publication dates the archive holds, read once per store
+        generation (the period a question names is read against them)."""
+        generation = self.index.generation
+        if self._published is None or self._published[0] != generation:
+            coverage = self.index.store.coverage()
+            self._published = (generation, coverage.first_published, coverage.last_published)
+        return self._published[1], self._published[2]
 
     def retrieve(
         self, question: str, context: str = "", where: ArticleFilter | None = None

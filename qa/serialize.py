@@ -6,9 +6,18 @@ import datetime as dt
 from typing import Any
 
 from qa.grounding import mentioned
-from qa.types import Answer, Article, ArticleSummary, Citation, Coverage, Sentence
+from qa.types import (
+    Answer,
+    Article,
+    ArticleSummary,
+    Citation,
+    Coverage,
+    Period,
+    Sentence,
+    TimelineEntry,
+)
 
-# A timeline entry quotes at most this many characters of an answer or a sentence.
+# A timeline entry quotes at most this many characters of its answer.
 TIMELINE_ANSWER_CHARS = 200
 
 
@@ -53,40 +62,28 @@ def shorten(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:.-–—") + "…"
 
 
-def _date_order(citation: Citation) -> tuple[bool, dt.date, int]:
-    """Oldest first, undated last, then by rank."""
-    published = citation.article.published
-    return published is None, published or dt.date.min, citation.rank
+def timeline_to_json(entry: TimelineEntry) -> dict[str, Any]:
+    """One article's own answer in a developing story, with the sentence it rests on."""
+    article, sentence = entry.article, entry.sentence
+    return {
+        "published": article.published.isoformat() if article.published else None,
+        "article_id": article.id,
+        "title": article.title,
+        "answer": shorten(entry.answer, TIMELINE_ANSWER_CHARS),
+        "sentence": sentence.text,
+        "start": sentence.start,
+        "end": sentence.end,
+    }
 
 
-def placed_in_time(answer: Answer) -> dict[str, Any]:
-    """`timeline` and `newest` when the answering citations come from several articles, else
-    nothing (nor for an abstention: its closest matches answer nothing).
-
-    `timeline` holds every citation in date order (undated last): its article's date, id and
-    title, its rank, and what it says: the short answer for rank 1, else its sentence, cut to
-    TIMELINE_ANSWER_CHARS. `newest` is the article id of the newest dated citation (the best
-    ranked among those of that day), None when no citation is dated.
-    """
-    citations = answer.citations
-    if not answer.answerable or len({c.article.id for c in citations}) < 2:
-        return {}
-    timeline = [
-        {
-            "published": c.article.published.isoformat() if c.article.published else None,
-            "article_id": c.article.id,
-            "title": c.article.title,
-            "answer": shorten(
-                answer.answer if c.rank == 1 and answer.answer else c.sentence.text,
-                TIMELINE_ANSWER_CHARS,
-            ),
-            "rank": c.rank,
-        }
-        for c in sorted(citations, key=_date_order)
-    ]
-    dated = [c for c in citations if c.article.published is not None]
-    newest = max(dated, key=lambda c: (c.article.published, -c.rank)) if dated else None
-    return {"timeline": timeline, "newest": newest.article.id if newest else None}
+def period_to_json(period: Period | None) -> dict[str, Any] | None:
+    if period is None:
+        return None
+    return {
+        "since": period.since.isoformat() if period.since else None,
+        "until": period.until.isoformat() if period.until else None,
+        "named": period.named,
+    }
 
 
 # Why the articles do not say, as the CLI prints it (the page words it the same way).
@@ -113,7 +110,9 @@ def answer_to_json(answer: Answer) -> dict[str, Any]:
         "abstain_reason": None if answer.answerable else answer.abstain_reason,
         "missing_terms": list(answer.missing_terms),
         "citations": [citation_to_json(c) for c in answer.citations],
-        **placed_in_time(answer),
+        "as_of": answer.as_of.isoformat() if answer.as_of else None,
+        "timeline": [timeline_to_json(entry) for entry in answer.timeline],
+        "period": period_to_json(answer.period),
         "timing_ms": dict(answer.timing_ms),
     }
 

@@ -75,10 +75,32 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Period:
+    """Publication dates a question was asked in (either bound may be open) and the words of
+    the question that named them ("in march 2020")."""
+
+    since: dt.date | None
+    until: dt.date | None
+    named: str
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One article's own answer to a question whose answer changed over time."""
+
+    article: Article
+    sentence: Sentence
+    answer: str
+
+
+@dataclass(frozen=True)
 class Answer:
     """What `ask` returns. When `answerable` is false, `citations` are the closest matches,
     `abstain_reason` says why (one of ABSTAIN_REASONS) and `missing_terms` names the question's
-    terms that no article holds, as the question wrote them."""
+    terms that no article holds, as the question wrote them. When dated articles answered
+    differently, the answer is the newest one's, `as_of` the day it holds for and `timeline`
+    each answering article's own answer, oldest first; `period` is the period the question
+    named, when it was asked in it."""
 
     question: str
     answerable: bool
@@ -88,6 +110,9 @@ class Answer:
     timing_ms: dict[str, float] = field(default_factory=dict)
     abstain_reason: str | None = None
     missing_terms: tuple[str, ...] = ()
+    as_of: dt.date | None = None
+    timeline: tuple[TimelineEntry, ...] = ()
+    period: Period | None = None
 
 
 # Why an answer abstained: a term of the question is in no article; the cited article lacks a

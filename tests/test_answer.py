@@ -193,7 +193,7 @@ def test_the_kind_of_answer_picks_the_time_over_the_year() -> None:
 
 
 def test_a_name_the_cited_article_lacks_is_an_abstention(dated_components: Components) -> None:
-    """"Biden" is in the archive (so no missing term), but not in the northern bases' article."""
+    """ "Biden" is in the archive (so no missing term), but not in the northern bases' article."""
     reader = ScriptedReader("northern bases")
     model = AbstentionModel({"reader": 1.0, "article_missing_max_idf": -10.0}, 0.0, 0.5)
     reader._calibration = replace(reader.calibration, abstention=model)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer_kind import fitting_spans, question_kind, span_fits
+from qa.answer_kind import asks_for_a_list, fitting_spans, list_span, question_kind, span_fits
 from qa.types import Entity
 
 
@@ -18,7 +18,8 @@ from qa.types import Entity
         ("how many troops remain?", "quantity"),
         ("how old was Greta Thunberg when Time named her?", "quantity"),  # the first cue
         ("what killed the president?", "cause"),
-        ("who confirmed the withdrawal?", "person"),
+        ("who coaches the university side?", "person"),
+        ("who confirmed the withdrawal?", "speaker"),  # who said, not who did
         ("in which country did it land?", "place"),
         ("why are they leaving?", None),
     ],
@@ -57,3 +58,45 @@ def test_fitting_spans_find_numbers_the_tagger_missed() -> None:
     spans = fitting_spans("clock", text, [Entity("DATE", year, year + 4)])
     assert [text[a:b] for a, b in spans] == ["2:14:04"]  # not the year, nor the "to" after
     assert fitting_spans(None, text, []) == []
+
+
+def _people(text: str, *names: str) -> list[Entity]:
+    return [Entity("PERSON", text.index(n), text.index(n) + len(n)) for n in names]
+
+
+@pytest.mark.parametrize(
+    ("text", "names", "picked", "listed"),
+    [
+        (
+            "The prize was shared between James Peebles and the duo of Didier Queloz and "
+            "Michel Mayor.",
+            ("James Peebles", "Didier Queloz", "Michel Mayor"),
+            "James Peebles",
+            "James Peebles and the duo of Didier Queloz and Michel Mayor",
+        ),
+        (
+            "Cream was formed by Baker, Bruce and singer/guitarist Eric Clapton.",
+            ("Baker", "Bruce", "Eric Clapton"),
+            "Eric Clapton",
+            "Baker, Bruce and singer/guitarist Eric Clapton",
+        ),
+        (  # not a list: the names are not joined by a comma, "and" or "or"
+            "Trump confirmed to Iraqi Prime Minister Mustafa al-Kadhimi that they would go.",
+            ("Trump", "Mustafa al-Kadhimi"),
+            "Trump",
+            "Trump",
+        ),
+    ],
+)
+def test_a_list_span_names_every_item(
+    text: str, names: tuple[str, ...], picked: str, listed: str
+) -> None:
+    start = text.index(picked)
+    first, last = list_span(text, _people(text, *names), start, start + len(picked))
+    assert text[first:last] == listed
+
+
+def test_list_questions() -> None:
+    assert asks_for_a_list("who won the 2019 nobel prize in physics?")
+    assert asks_for_a_list("which countries are in the g7")
+    assert not asks_for_a_list("when did the oil crisis begin?")

@@ -148,3 +148,43 @@ def test_another_script_is_named_as_missing(demo: FlaskClient) -> None:
     assert body["abstain_reason"] == "not_in_archive" and body["missing_terms"] == [
         "谁赢了温布尔登"
     ]
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("When will coalition forces withdraw?", "within three years"),  # the page's examples
+        ("When did the 1973 oil crisis begin?", "October 1973"),
+        ("when did the embargo end?", "March 1974"),  # samples/README.md's
+        ("who won the 2019 Nobel Prize in Physics?", "Queloz and Michel Mayor"),
+    ],
+)
+def test_the_example_questions_are_answered_right(
+    demo: FlaskClient, question: str, answer: str
+) -> None:
+    body = ask(demo, question)
+    assert body["answerable"] and answer in body["answer"], body["answer"]
+
+
+def test_who_won_is_answered_by_the_winners_not_the_announcer(demo: FlaskClient) -> None:
+    body = ask(demo, "who won the 2019 Nobel Prize in Physics?")
+    assert body["answer"].startswith("James Peebles") and "Academy" not in body["answer"]
+
+
+def test_the_example_with_a_period_answers_from_that_period(demo: FlaskClient) -> None:
+    body = ask(
+        demo,
+        "how many people have died of the coronavirus?",
+        since="2020-03-01",
+        until="2020-04-30",
+    )
+    assert body["answerable"] and body["period"] is None  # the request's dates, not the question's
+    assert "2020-03-01" <= body["citations"][0]["published"] <= "2020-04-30"
+    assert body["answer"] in body["citations"][0]["sentence"]
+
+
+def test_a_question_that_names_its_period_is_asked_in_it(demo: FlaskClient) -> None:
+    body = ask(demo, "how many people had died of covid worldwide in march 2020?")
+    assert body["period"]["named"] == "in march 2020"
+    assert body["period"]["since"] == "2020-03-01"
+    assert all("2020-03-01" <= c["published"] <= body["period"]["until"] for c in body["citations"])

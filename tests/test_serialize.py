@@ -1,13 +1,12 @@
-"""The JSON of an answer: the timeline and the newest article when the citations come from
-several articles, built from hand-made citations (no models)."""
+"""The JSON of an answer: a developing story's timeline, its as-of day and the period the
+question named, built from hand-made records (no models)."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 
-from qa.serialize import TIMELINE_ANSWER_CHARS, answer_to_json, placed_in_time, shorten
-from qa.types import Answer, Article, Citation, Sentence
+from qa.serialize import TIMELINE_ANSWER_CHARS, answer_to_json, shorten
+from qa.types import Answer, Article, Citation, Period, Sentence, TimelineEntry
 
 LONG = (
     "The ministry said on Friday that the last of the coalition's combat units would leave the "
@@ -16,83 +15,63 @@ LONG = (
 )
 
 
-def _citation(rank: int, article: Article, text: str) -> Citation:
-    return Citation(rank, article, Sentence(article.id, 0, 0, len(text), text), 0.5)
-
-
 def _article(identifier: str, published: dt.date | None) -> Article:
     return Article(identifier, f"Title {identifier}", "text", "Wire", published)
 
 
+def _entry(article: Article, answer: str) -> TimelineEntry:
+    sentence = Sentence(article.id, 2, 10, 60, f"They said {answer}.")
+    return TimelineEntry(article, sentence, answer)
+
+
 OLD = _article("old", dt.date(2019, 5, 2))
-MIDDLE = _article("middle", dt.date(2020, 10, 11))
 NEW = _article("new", dt.date(2021, 7, 27))
-UNDATED = _article("undated", None)
 
 
-def _answer(*citations: Citation, answerable: bool = True) -> Answer:
-    return Answer("when?", answerable, "within three years" if answerable else None, 0.9, citations)
-
-
-def test_timeline_is_in_date_order_with_undated_last_and_names_the_newest() -> None:
-    answer = _answer(
-        _citation(1, MIDDLE, "They will withdraw within three years."),
-        _citation(2, UNDATED, "They will withdraw within two years."),
-        _citation(3, NEW, LONG),
-        _citation(4, OLD, "They will leave by the end of 2020."),
-        _citation(5, MIDDLE, "A timetable exists."),
+def test_a_developing_story_carries_each_articles_answer_and_the_day_it_holds_for() -> None:
+    citation = Citation(1, NEW, Sentence("new", 0, 0, 10, "By Dec. 31."), 0.9)
+    answer = Answer(
+        "when?",
+        True,
+        "by Dec. 31, 2021",
+        0.9,
+        (citation,),
+        as_of=dt.date(2021, 7, 26),
+        timeline=(_entry(OLD, "by the end of 2020"), _entry(NEW, LONG)),
     )
-    placed = placed_in_time(answer)
-    timeline = placed["timeline"]
-    assert [(e["published"], e["rank"]) for e in timeline] == [
-        ("2019-05-02", 4),
-        ("2020-10-11", 1),
-        ("2020-10-11", 5),
-        ("2021-07-27", 3),
-        (None, 2),
-    ]
-    assert placed["newest"] == "new"
-    first = next(e for e in timeline if e["rank"] == 1)
+    data = answer_to_json(answer)
+    assert data["as_of"] == "2021-07-26"
+    first, second = data["timeline"]
     assert first == {
-        "published": "2020-10-11",
-        "article_id": "middle",
-        "title": "Title middle",
-        "answer": "within three years",  # the short answer, not its sentence
-        "rank": 1,
+        "published": "2019-05-02",
+        "article_id": "old",
+        "title": "Title old",
+        "answer": "by the end of 2020",
+        "sentence": "They said by the end of 2020.",
+        "start": 10,
+        "end": 60,
     }
-    assert next(e for e in timeline if e["rank"] == 5)["answer"] == "A timetable exists."
-    long = next(e for e in timeline if e["rank"] == 3)["answer"]
+    long = second["answer"]
     assert len(long) <= TIMELINE_ANSWER_CHARS < len(LONG)
     assert long.endswith("…") and LONG.startswith(long[:-1])
-    assert long[-2] != " " and LONG[len(long) - 1] == " "  # cut between words
 
 
-def test_answer_json_carries_the_timeline_only_across_several_articles() -> None:
-    one_article = _answer(
-        _citation(1, MIDDLE, "They will withdraw within three years."),
-        _citation(2, MIDDLE, "A timetable exists."),
-    )
-    assert placed_in_time(one_article) == {}
-    assert "timeline" not in answer_to_json(one_article)
-    two = dataclasses.replace(
-        one_article, citations=(*one_article.citations, _citation(3, OLD, "By 2020."))
-    )
-    data = answer_to_json(two)
-    assert [e["rank"] for e in data["timeline"]] == [3, 1, 2] and data["newest"] == "middle"
-    # Closest matches of an abstention answer nothing: no timeline.
-    abstained = dataclasses.replace(two, answerable=False, answer=None)
-    assert "timeline" not in answer_to_json(abstained)
+def test_an_answer_without_a_story_or_period_says_so() -> None:
+    data = answer_to_json(Answer("when?", True, "soon", 0.9, ()))
+    assert (data["as_of"], data["timeline"], data["period"]) == (None, [], None)
 
 
-def test_newest_is_null_when_no_citation_is_dated_and_ties_go_to_the_better_rank() -> None:
-    other_undated = _article("undated-2", None)
-    placed = placed_in_time(
-        _answer(_citation(1, UNDATED, "Soon."), _citation(2, other_undated, "Later."))
-    )
-    assert placed["newest"] is None and [e["rank"] for e in placed["timeline"]] == [1, 2]
-    same_day = _article("same-day", NEW.published)
-    tie = _answer(_citation(1, MIDDLE, "x"), _citation(2, same_day, "y"), _citation(3, NEW, "z"))
-    assert placed_in_time(tie)["newest"] == "same-day"
+def test_the_period_the_question_named() -> None:
+    period = Period(dt.date(2020, 3, 1), dt.date(2020, 3, 31), "in march 2020")
+    data = answer_to_json(Answer("how many?", True, "6,606", 0.9, (), period=period))
+    assert data["period"] == {
+        "since": "2020-03-01",
+        "until": "2020-03-31",
+        "named": "in march 2020",
+    }
+    open_ended = Period(None, dt.date(2020, 1, 31), "by january 2020")
+    data = answer_to_json(Answer("how many?", True, "80", 0.9, (), period=open_ended))
+    assert data["period"]["since"] is None
 
 
 def test_shorten() -> None:

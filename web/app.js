@@ -188,49 +188,42 @@
   }
 
   /**
-   * The citations in date order, each opening its citation; the newest article's first entry
-   * (its best-ranked citation: entries of one day come by rank) is marked.
+   * A developing story: each answering article's own answer, oldest first, the newest marked;
+   * each entry opens its article at the sentence the answer rests on.
    */
-  function timelineList(data, sources) {
+  function timelineList(data) {
     const list = el("ol", { className: "timeline", attrs: { "aria-label": "Timeline" } });
-    let marked = false;
-    for (const entry of data.timeline) {
-      const open = el("button", {
-        className: "timeline-ref",
-        text: `[${entry.rank}]`,
-        attrs: { type: "button", "data-rank": String(entry.rank), title: "Open this source" },
-      });
-      open.addEventListener("click", () => {
-        const citation = sources.querySelector(`.citation[data-rank="${entry.rank}"]`);
-        if (citation) citation.click();
-      });
-      const newest = !marked && entry.article_id === data.newest;
-      marked = marked || newest;
-      list.append(
-        el("li", { className: newest ? "newest" : "" }, [
+    data.timeline.forEach((entry, index) => {
+      const newest = index === data.timeline.length - 1;
+      const open = el(
+        "button",
+        { className: "timeline-entry", attrs: { type: "button", title: `Open “${entry.title}”` } },
+        [
           dateNode(entry.published),
-          el("span", { className: "timeline-body" }, [
-            el("span", { className: "timeline-answer", attrs: { title: entry.answer } }, [open, " ", entry.answer]),
-            el("span", { className: "timeline-source" }, [
-              el("span", { className: "timeline-title", text: entry.title }),
-              newest ? el("span", { className: "badge", text: "newest" }) : null,
-            ]),
-          ]),
-        ]),
+          el("span", { className: "timeline-answer", text: entry.answer }),
+          el("span", { className: "timeline-title", text: entry.title }),
+        ],
       );
-    }
+      open.addEventListener("click", () => openArticle(entry, open, entry.answer));
+      list.append(el("li", { className: newest ? "newest" : "" }, [open]));
+    });
     return list;
   }
 
-  function newestLine(data) {
-    const newest = data.citations.find((c) => c.article_id === data.newest);
-    if (!newest) return null;
-    const count = new Set(data.citations.map((c) => c.article_id)).size;
-    return el("p", { className: "newest-source" }, [
-      `Newest of ${count} articles: `,
-      el("span", { className: "title", text: newest.title }),
-      " · ",
-      dateNode(newest.published),
+  function asOfNode(data) {
+    if (!data.as_of) return null;
+    return el("span", { className: "as-of" }, ["as of ", dateNode(data.as_of)]);
+  }
+
+  function periodNode(data) {
+    if (!data.period) return null;
+    const { since, until, named } = data.period;
+    return el("p", { className: "period-used" }, [
+      "Articles published ",
+      since ? dateNode(since) : "any time",
+      " to ",
+      until ? dateNode(until) : "now",
+      ` (“${named}”)`,
     ]);
   }
 
@@ -257,15 +250,18 @@
     const children = [];
     if (data.answerable) {
       const refs = data.citations.map((c) => el("sup", { className: "ref", text: `[${c.rank}]` }));
-      children.push(el("p", { className: "answer" }, [el("strong", { text: data.answer }), " ", ...refs]));
+      const period = periodNode(data);
+      if (period) children.push(period);
+      children.push(
+        el("p", { className: "answer" }, [el("strong", { text: data.answer }), " ", asOfNode(data), " ", ...refs]),
+      );
       const dates = answerDates(data);
       if (dates.length) children.push(resolvedDates(dates));
-      if (data.timeline) children.push(newestLine(data));
       children.push(el("p", { className: "confidence", text: `Confidence ${Math.round(data.confidence * 100)}%` }));
       const sources = citationList(data.citations, "Sources", data.answer);
-      if (data.timeline) {
-        children.push(el("h3", { className: "citations-heading", text: "Timeline" }));
-        children.push(timelineList(data, sources));
+      if (data.timeline && data.timeline.length) {
+        children.push(el("h3", { className: "citations-heading", text: "How it changed" }));
+        children.push(timelineList(data));
       }
       children.push(el("h3", { className: "citations-heading", text: "Sources" }));
       children.push(sources);

@@ -1,0 +1,70 @@
+"""Answers in time: which short answers agree, and the story several dated answers tell."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from qa.developing import Found, as_of, figure, in_time, same_answer
+from qa.types import Article, ResolvedDate, Sentence
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "same"),
+    [
+        ("813", "more than 800", True),  # one figure told twice
+        ("1.7 million", "1,700,000", True),
+        ("54", "1,217", False),  # a count that grew
+        ("six", "6", True),
+        ("Biden", "Joe Biden", True),  # a name with and without its first name
+        ("Ricardo Rosselló", "Wanda Vázquez Garced", False),
+        ("within three years", "by the end of 2020", False),
+        ("suspended", "officially withdrawn", False),
+    ],
+)
+def test_same_answer(first: str, second: str, same: bool) -> None:
+    assert same_answer(first, second) is same
+    assert same_answer(second, first) is same
+
+
+def test_figure_reads_scales() -> None:
+    assert figure("at least 1.7 million") == 1_700_000
+    assert figure("no number") is None
+
+
+def _found(identifier: str, published: dt.date | None, answer: str) -> Found:
+    article = Article(identifier, f"Title {identifier}", "text", published=published)
+    return Found(article, Sentence(identifier, 0, 0, 4, "text"), answer)
+
+
+FEBRUARY = _found("feb", dt.date(2020, 2, 10), "813")
+APRIL = _found("apr", dt.date(2020, 4, 5), "5,900")
+APRIL_AGAIN = _found("apr", dt.date(2020, 4, 5), "a later sentence")
+MAY = _found("may", dt.date(2020, 5, 29), "more than 800")
+UNDATED = _found("notes", None, "6,000")
+
+
+def test_answers_that_differ_over_time_tell_the_newest_with_a_timeline() -> None:
+    story = in_time([FEBRUARY, APRIL, APRIL_AGAIN, UNDATED])
+    assert story.chosen == 1  # April's, the newest dated
+    assert story.timeline == (0, 1)  # each dated article once, oldest first; undated left out
+    assert story.agreeing == ()
+
+
+def test_answers_that_agree_are_one_answer_from_every_article() -> None:
+    story = in_time([FEBRUARY, MAY])
+    assert (story.chosen, story.timeline, story.agreeing) == (0, (), (1,))
+
+
+def test_one_article_is_no_story() -> None:
+    assert in_time([FEBRUARY]) == in_time([FEBRUARY, _found("feb", None, "x")])
+    assert in_time([FEBRUARY]).timeline == ()
+
+
+def test_as_of_is_the_day_the_sentence_names_else_the_articles() -> None:
+    published = dt.date(2020, 2, 12)
+    monday = ResolvedDate("Monday", "2020-02-10", "on")
+    later = ResolvedDate("within three years", "2023-02-12", "by")
+    assert as_of(published, [monday, later]) == dt.date(2020, 2, 10)
+    assert as_of(published, [later]) == published
