@@ -155,8 +155,8 @@ def fitting_spans(kind: str | None, text: str, entities: Sequence[Entity]) -> li
 
 
 _LIST_CUE = re.compile(
-    r"\b(who|(which|what) \w+s|what (are|were) the|name (the|all)|list|winners|candidates|"
-    r"members)\b",
+    r"\b(who|(which|what) (?!(is|was|has|does|this|its|his)\b)\w+s|what (are|were) the|"
+    r"name (the|all)|list|winners|candidates|members)\b",
     re.I,
 )
 # What may stand between two items of a list: a comma, "and" or "or", and a few lower-case

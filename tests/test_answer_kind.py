@@ -100,3 +100,4 @@ def test_list_questions() -> None:
     assert asks_for_a_list("who won the 2019 nobel prize in physics?")
     assert asks_for_a_list("which countries are in the g7")
     assert not asks_for_a_list("when did the oil crisis begin?")
+    assert not asks_for_a_list("what is the official name of the disease?")
