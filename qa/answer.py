@@ -98,6 +98,7 @@ class ReadSentence:
     start: int
     end: int
     fits: bool
+    announces: bool = False  # a body that announced what a person asked for did (`announcer`)
 
 
 def announcer(kind: str | None, labels: set[str], text: str, end: int) -> bool:
@@ -120,24 +121,25 @@ def choose_span(
     sentence = candidate.sentence
     entities = sentence_entities(sentence)
     labels = labels_in(entities, start, end)
-    if span_fits(kind, sentence.text[start:end], labels) and not announcer(
-        kind, labels, sentence.text, end
-    ):
-        return ReadSentence(candidate, score, start, end, True)
+    announces = announcer(kind, labels, sentence.text, end)
+    if span_fits(kind, sentence.text[start:end], labels):
+        return ReadSentence(candidate, score, start, end, True, announces)
     scored = [
-        (reading.span_score(a, b), a, b)
-        for a, b in fitting_spans(kind, sentence.text, entities)
-        if not announcer(kind, labels_in(entities, a, b), sentence.text, b)
+        (reading.span_score(a, b), a, b) for a, b in fitting_spans(kind, sentence.text, entities)
     ]
     best = max(scored, default=None)
     if best is not None and best[0] >= score - margin:
-        return ReadSentence(candidate, best[0], best[1], best[2], True)
-    return ReadSentence(candidate, score, start, end, False)
+        a, b = best[1], best[2]
+        announces = announcer(kind, labels_in(entities, a, b), sentence.text, b)
+        return ReadSentence(candidate, best[0], a, b, True, announces)
+    return ReadSentence(candidate, score, start, end, False, announces)
 
 
 # Articles besides those of the sentences read whose best sentence is read too, when the answer
 # comes from a dated article: they may hold a newer answer (qa.developing).
-OTHER_ARTICLES = 3
+OTHER_ARTICLES = 2
+# How much lower (reader logits) a sentence naming more of a list may score and still answer.
+LIST_SCORE_MARGIN = 1.0
 
 
 class SentenceAnswerer:
@@ -204,13 +206,18 @@ class SentenceAnswerer:
         return linear_score(features, self.model.abstain_weights, self.model.abstain_bias)
 
     def read(
-        self, question: str, ranked: Sequence[Candidate], context: str = ""
-    ) -> list[ReadSentence]:
+        self,
+        question: str,
+        ranked: Sequence[Candidate],
+        context: str = "",
+        also: Sequence[Candidate] = (),
+    ) -> tuple[list[ReadSentence], list[ReadSentence]]:
         """The reader's view of the ranker's best sentences, best first: the first
         `first_depth`, and the rest of `depth` unless one of those scores `stop_score` with a
-        span of the kind asked for (ReaderCalibration). A follow-up is read with the earlier
-        turns' `context` after it, as it is retrieved: "why are they leaving?" names its
-        subject only by "they"; the kind of answer stays the question's own."""
+        span of the kind asked for (ReaderCalibration); and apart, its view of `also`, read in
+        the same first run. A follow-up is read with the earlier turns' `context` after it, as
+        it is retrieved: "why are they leaving?" names its subject only by "they"; the kind of
+        answer stays the question's own."""
         assert self.reader is not None
         calibration = self.reader.calibration
         kind = question_kind(question)
@@ -218,8 +225,10 @@ class SentenceAnswerer:
         head = list(ranked[: calibration.depth])
         first = calibration.first_depth if 0 < calibration.first_depth < len(head) else len(head)
         margin = calibration.fitting_span_margin
-        readings = self.reader.read(question, [c.sentence.text for c in head[:first]])
-        read = [choose_span(kind, c, r, margin) for c, r in zip(head, readings, strict=False)]
+        batch = head[:first] + list(also)
+        readings = self.reader.read(question, [c.sentence.text for c in batch])
+        seen = [choose_span(kind, c, r, margin) for c, r in zip(batch, readings, strict=True)]
+        read, read_also = seen[:first], seen[first:]
         if first < len(head) and not any(
             r.fits and r.span_score >= calibration.stop_score for r in read
         ):
@@ -232,7 +241,7 @@ class SentenceAnswerer:
             penalty = 0.0 if r.fits else calibration.type_penalty
             return r.span_score + calibration.rank_weight * r.candidate.score - penalty
 
-        return sorted(read, key=combined, reverse=True)
+        return sorted(read, key=combined, reverse=True), read_also
 
     def decision_features(
         self, question: str, terms: QuestionTerms, top: ReadSentence, base_logit: float
@@ -274,7 +283,8 @@ class SentenceAnswerer:
                     question, False, None, round(confidence, 4), cited, {}, "low_confidence"
                 )
             return Answer(question, True, ranked[0].sentence.text, round(confidence, 4), cited)
-        read = self.read(question, ranked, context)
+        others = other_articles(ranked, self.reader.calibration.depth)
+        read, read_others = self.read(question, ranked, context, others)
         model = self.reader.calibration.abstention
         judged = [self.judge(question, terms, r, base_logit) for r in read]
         confidence, features = judged[0]
@@ -284,22 +294,35 @@ class SentenceAnswerer:
             reason = abstain_reason(features, model)
             return Answer(question, False, None, round(confidence, 4), cited, {}, reason)
         if read[0].candidate.article.published is not None:
-            more = self.read_other_articles(question, ranked, read, context)
-            read += more
-            judged += [self.judge(question, terms, r, base_logit) for r in more]
+            read += read_others
+            judged += [self.judge(question, terms, r, base_logit) for r in read_others]
         listed = asks_for_a_list(question)
-        found, names = [], []
+        found, named = [], []
         for r, (c, _) in zip(read, judged, strict=True):
             if c >= self.min_confidence:
-                short, named = short_answer(r, listed)
+                short, count = short_answer(r, listed)
                 article, sentence = r.candidate.article, r.candidate.sentence
                 found.append((r, c, Found(article, sentence, short, r.candidate.score, c)))
-                names.append(named if listed else 0)
-        # A span of the kind asked for, from any sentence the decision would answer from, wins
-        # over one of another kind ("who won": the winners, not the academy that announced);
-        # for a list, the one naming most.
-        ranks = sorted(range(len(found)), key=lambda i: (not found[i][0].fits, -names[i], i))
-        found = [found[i] for i in ranks]
+                named.append(count)
+        # A longer list counts only from a sentence the reader liked nearly as well as the best
+        # one that is an answer of the kind asked for.
+        answering = [r.span_score for r, _, _ in found if r.fits and not r.announces]
+        near = max(answering, default=0.0) - LIST_SCORE_MARGIN
+        names = [
+            count if listed and r.span_score >= near else 0
+            for (r, _, _), count in zip(found, named, strict=True)
+        ]
+        # Within the best sentence's article, a span that is not who announced what a person
+        # asked for did ("who won": the winners, not the academy that announced them), then one
+        # of the kind asked for, and for a list the one naming most, is the answer.
+        best_article = found[0][0].candidate.article.id
+
+        def preference(i: int) -> tuple[bool, bool, bool, int, int]:
+            read_sentence = found[i][0]
+            same = read_sentence.candidate.article.id == best_article
+            return (not same, read_sentence.announces, not read_sentence.fits, -names[i], i)
+
+        found = [found[i] for i in sorted(range(len(found)), key=preference)]
         story = in_time([f for _, _, f in found])
         chosen, chosen_confidence, answer = found[story.chosen]
         first = [chosen.candidate, *(found[i][0].candidate for i in story.agreeing)]
@@ -320,34 +343,6 @@ class SentenceAnswerer:
             timeline=timeline,
         )
 
-    def read_other_articles(
-        self,
-        question: str,
-        ranked: Sequence[Candidate],
-        read: Sequence[ReadSentence],
-        context: str = "",
-    ) -> list[ReadSentence]:
-        """The best-ranked sentence of each of the next OTHER_ARTICLES dated articles not read
-        yet, read: a story told over months has its newer figures in other articles than the
-        one the ranker likes best."""
-        assert self.reader is not None
-        seen = {r.candidate.article.id for r in read}
-        others: list[Candidate] = []
-        for candidate in ranked[len(read) :]:
-            article = candidate.article
-            if article.id not in seen and article.published is not None:
-                seen.add(article.id)
-                others.append(candidate)
-                if len(others) == OTHER_ARTICLES:
-                    break
-        if not others:
-            return []
-        kind, margin = question_kind(question), self.reader.calibration.fitting_span_margin
-        readings = self.reader.read(
-            f"{question} {context}".strip(), [c.sentence.text for c in others]
-        )
-        return [choose_span(kind, c, r, margin) for c, r in zip(others, readings, strict=True)]
-
     def judge(
         self, question: str, terms: QuestionTerms, read: ReadSentence, base_logit: float
     ) -> tuple[float, dict[str, float]]:
@@ -357,6 +352,21 @@ class SentenceAnswerer:
         model = self.reader.calibration.abstention
         logit = features["reader"] if model is None else decision_logit(features, model)
         return logistic(logit), features
+
+
+def other_articles(ranked: Sequence[Candidate], depth: int) -> list[Candidate]:
+    """The best-ranked sentence of each of the next OTHER_ARTICLES dated articles below the
+    first `depth` sentences' articles: a story told over months has its newer figures in
+    other articles than the one the ranker likes best."""
+    seen = {c.article.id for c in ranked[:depth]}
+    others: list[Candidate] = []
+    for candidate in ranked[depth:]:
+        if len(others) == OTHER_ARTICLES:
+            break
+        if candidate.article.id not in seen and candidate.article.published is not None:
+            seen.add(candidate.article.id)
+            others.append(candidate)
+    return others
 
 
 def short_answer(read: ReadSentence, listed: bool) -> tuple[str, int]:

@@ -67,6 +67,11 @@ def typed_terms(question: str) -> list[str]:
     """The question's words that could name something, as typed, in question order, each
     once: not stopwords nor common English words (a missing "leaving" is a paraphrase, a
     missing "Wimbledon" is not), at least MIN_TERM_CHARS long or a number of two digits."""
+    return list(_typed_terms(question))
+
+
+@functools.lru_cache(maxsize=1024)  # asked again for every sentence the answerer weighs
+def _typed_terms(question: str) -> tuple[str, ...]:
     terms: dict[str, None] = {}
     common = common_words()
     for match in _TYPED_WORD.finditer(question):
@@ -77,7 +82,7 @@ def typed_terms(question: str) -> list[str]:
             continue
         if len(word) >= MIN_TERM_CHARS or (word.isdigit() and len(word) >= 2):
             terms.setdefault(word)
-    return list(terms)
+    return tuple(terms)
 
 
 def _one_edit(word: str) -> set[str]:

@@ -138,11 +138,11 @@ def candidates(texts: Sequence[str]) -> list[Candidate]:
 def test_reading_stops_after_the_first_sentences_when_one_of_them_answers() -> None:
     ranked = candidates(["one", "two", "three", "four", "five"])
     reader = ScriptedReader("two", first_depth=2, depth=4)
-    assert len(SentenceAnswerer(0.5, reader=reader).read("q", ranked)) == 2
+    assert len(SentenceAnswerer(0.5, reader=reader).read("q", ranked)[0]) == 2
     assert reader.batches == [["one", "two"]]
 
     reader = ScriptedReader("three", first_depth=2, depth=4)
-    read = SentenceAnswerer(0.5, reader=reader).read("q", ranked)
+    read, _ = SentenceAnswerer(0.5, reader=reader).read("q", ranked)
     assert reader.batches == [["one", "two"], ["three", "four"]]
     assert read[0].candidate.sentence.text == "three" and len(read) == 4
 
@@ -185,7 +185,7 @@ def test_the_kind_of_answer_picks_the_time_over_the_year() -> None:
 
     def cited(type_penalty: float) -> str:
         answerer = SentenceAnswerer(0.5, reader=SpanReaderScript(spans, type_penalty))
-        top = answerer.read(question, ranked)[0]
+        top = answerer.read(question, ranked)[0][0]
         return top.candidate.sentence.text[top.start : top.end]
 
     assert cited(type_penalty=0.0) == "2019"  # the reader's own choice
