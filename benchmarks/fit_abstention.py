@@ -48,12 +48,7 @@ from fit_answer_model import TRAIN_TITLES  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from qa.answer import (  # noqa: E402
-    ReadSentence,
-    SentenceAnswerer,
-    bounded_span,
-    choose_span,
-)
+from qa.answer import SentenceAnswerer  # noqa: E402
 from qa.answer_kind import question_kind  # noqa: E402
 from qa.config import load_settings  # noqa: E402
 from qa.decision import DECISION_FEATURES  # noqa: E402
@@ -62,6 +57,7 @@ from qa.grounding import cited_article_evidence, missing_terms  # noqa: E402
 from qa.metrics import best_f1, contains_answer, precision_recall  # noqa: E402
 from qa.ranker import QuestionTerms  # noqa: E402
 from qa.reader import BUNDLED_WEIGHTS, AbstentionModel, ReaderCalibration, SpanReader  # noqa: E402
+from qa.spans import ReadSentence, bounded_span, choose_span  # noqa: E402
 from qa.squad import SquadDataset, SquadQuestion, load_squad  # noqa: E402
 from qa.text import SpacySplitter  # noqa: E402
 from qa.wiring import make_embedder  # noqa: E402

@@ -102,7 +102,7 @@ class Read:
 @dataclass(frozen=True)
 class Depth:
     """How deep the reader reads: `full` sentences, or only the `first` when one of those has a
-    best-span score of `stop` or more (SpanReader.read_ranked)."""
+    best-span score of `stop` or more (SentenceAnswerer.read)."""
 
     full: int
     first: int = 0

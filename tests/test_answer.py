@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from conftest import SEED_QUESTION, SEED_SENTENCE_END, SEED_SENTENCE_START
-from qa.answer import NearestSentenceAnswerer, SentenceAnswerer, bounded_span
+from qa.answer import NearestSentenceAnswerer, SentenceAnswerer
 from qa.ranker import Candidate, expected_labels
 from qa.reader import AbstentionModel, ReaderCalibration, Reading, SpanReader
+from qa.spans import bounded_span
 from qa.text import SpacySplitter, to_sentences
 from qa.types import Article, ResolvedDate, Sentence
 from qa.wiring import Components
