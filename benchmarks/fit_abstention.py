@@ -98,6 +98,7 @@ def ask_all(
         )
         try:
             pipeline = components.pipeline
+            pipeline.index.refresh()  # Pipeline.retrieve asks the index as last refreshed
             answerer = pipeline.answerer
             assert isinstance(answerer, SentenceAnswerer)
             asked = []
@@ -157,11 +158,7 @@ def choose(a: Asked, read: list[ReadSentence], calibration, penalty: float) -> C
     ]
     i = int(np.argmax(scores))
     top = read[i]
-    reader_logit = (
-        calibration.abstain_reader * top.span_score
-        + calibration.abstain_base * a.base_logit
-        + calibration.abstain_bias
-    )
+    reader_logit = calibration.reader_logit(top.span_score, a.base_logit)
     evidence = cited_article_evidence(a.question.question, a.terms, top.candidate)
     values = {"reader": reader_logit, **evidence, "type_unfit": float(not top.fits)}
     span = bounded_span(top.candidate.sentence, top.start, top.end)

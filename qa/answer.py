@@ -29,10 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from qa.answer_kind import (
-    asks_for_a_list,
-    question_kind,
-)
+from qa.answer_kind import asks_for_a_list, question_kind
 from qa.dates import resolve_dates
 from qa.decision import abstain_reason, decision_logit
 from qa.developing import Found, as_of, in_time
@@ -162,23 +159,6 @@ class SentenceAnswerer:
 
         return sorted(read, key=combined, reverse=True), read_also
 
-    def decision_features(
-        self, question: str, terms: QuestionTerms, top: ReadSentence, base_logit: float
-    ) -> dict[str, float]:
-        """The evidence the answer decision weighs (DECISION_FEATURES) for citing `top`."""
-        assert self.reader is not None
-        calibration = self.reader.calibration
-        reader_logit = (
-            calibration.abstain_reader * top.span_score
-            + calibration.abstain_base * base_logit
-            + calibration.abstain_bias
-        )
-        return {
-            "reader": reader_logit,
-            **cited_article_evidence(question, terms, top.candidate),
-            "type_unfit": float(not top.fits),
-        }
-
     def answer(
         self,
         question: str,
@@ -205,8 +185,7 @@ class SentenceAnswerer:
         others = other_articles(ranked, self.reader.calibration.depth)
         read, read_others = self.read(question, ranked, context, others)
         model = self.reader.calibration.abstention
-        judged = [self.judge(question, terms, r, base_logit) for r in read]
-        confidence, features = judged[0]
+        confidence, features = self.judge(question, terms, read[0], base_logit)
         rest = list(ranked[len(read) :])
         if confidence < self.min_confidence:
             cited = citations([r.candidate for r in read] + rest, top_k)
@@ -214,7 +193,9 @@ class SentenceAnswerer:
             return Answer(question, False, None, round(confidence, 4), cited, {}, reason)
         if read[0].candidate.article.published is not None:
             read += read_others
-            judged += [self.judge(question, terms, r, base_logit) for r in read_others]
+        judged = [(confidence, features)] + [
+            self.judge(question, terms, r, base_logit) for r in read[1:]
+        ]
         listed = asks_for_a_list(question)
         found, named = [], []
         for r, (c, _) in zip(read, judged, strict=True):
@@ -250,25 +231,30 @@ class SentenceAnswerer:
             TimelineEntry(found[i][2].article, found[i][2].sentence, found[i][2].answer)
             for i in story.timeline
         )
-        article = chosen.candidate.article
-        resolved = resolve_dates(chosen.candidate.sentence, article.published)
+        cited = citations(order, max(top_k, len(first)))
         return Answer(
             question,
             True,
             answer.answer,
             round(chosen_confidence, 4),
-            citations(order, max(top_k, len(first))),
-            as_of=as_of(article.published, resolved) if timeline else None,
+            cited,
+            as_of=as_of(cited[0].article.published, cited[0].resolved_dates) if timeline else None,
             timeline=timeline,
         )
 
     def judge(
         self, question: str, terms: QuestionTerms, read: ReadSentence, base_logit: float
     ) -> tuple[float, dict[str, float]]:
-        """The decision's confidence that `read` answers the question, and its evidence."""
+        """The decision's confidence that `read` answers the question, and the evidence it
+        weighed (DECISION_FEATURES)."""
         assert self.reader is not None
-        features = self.decision_features(question, terms, read, base_logit)
-        model = self.reader.calibration.abstention
+        calibration = self.reader.calibration
+        features = {
+            "reader": calibration.reader_logit(read.span_score, base_logit),
+            **cited_article_evidence(question, terms, read.candidate),
+            "type_unfit": float(not read.fits),
+        }
+        model = calibration.abstention
         logit = features["reader"] if model is None else decision_logit(features, model)
         return logistic(logit), features
 

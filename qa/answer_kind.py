@@ -22,39 +22,30 @@ _SPEECH = (
 _SPEAKS = re.compile(rf"^\s*(has |had |have )?({_SPEECH})\b", re.I)
 # Question cue → kind. The cue found first in the question wins ("how old was she when …" asks
 # for a quantity); at the same place, the earlier pattern ("what time" before "what").
-_KINDS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\bwhat time\b|\bat what time\b", re.I), "clock"),
-    (re.compile(r"\bhow (long|soon|often)\b", re.I), "duration"),
-    (
-        re.compile(
+_KINDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(cue, re.I), kind)
+    for cue, kind in (
+        (r"\bwhat time\b|\bat what time\b", "clock"),
+        (r"\bhow (long|soon|often)\b", "duration"),
+        (
             r"\b(when|what (year|years|date|day|month|century|decade)|"
             r"which (year|day|month|century|decade)|since when|by when)\b",
-            re.I,
+            "date",
         ),
-        "date",
-    ),
-    (
-        re.compile(
+        (
             r"\bhow (many|much|far|big|large|tall|high|old|heavy|fast|deep|wide)\b|"
             r"\bwhat (number|amount|percentage|percent|share|age)\b",
-            re.I,
+            "quantity",
         ),
-        "quantity",
-    ),
-    (
-        re.compile(r"\bwhat (killed|caused|causes|led to|started|triggered)\b|\bcause of\b", re.I),
-        "cause",
-    ),
-    (re.compile(rf"\b(who|whom)\s+(\w+\s+)?({_SPEECH})\b", re.I), "speaker"),
-    (re.compile(r"\b(who|whom|whose)\b", re.I), "person"),
-    (
-        re.compile(
+        (r"\bwhat (killed|caused|causes|led to|started|triggered)\b|\bcause of\b", "cause"),
+        (rf"\b(who|whom)\s+(\w+\s+)?({_SPEECH})\b", "speaker"),
+        (r"\b(who|whom|whose)\b", "person"),
+        (
             r"\bwhere\b|\b(what|which|in what|in which) (country|countries|city|cities|state|"
             r"region|place|continent|town|province)\b",
-            re.I,
+            "place",
         ),
-        "place",
-    ),
+    )
 )
 
 _NUMBER_WORDS = (

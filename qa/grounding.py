@@ -204,7 +204,7 @@ def cited_article_evidence(
     question: str, terms: QuestionTerms, cited: Candidate
 ) -> dict[str, float]:
     """How well the cited sentence's article holds what the question names (features of the
-    answer decision, qa.answer.DECISION_FEATURES):
+    answer decision, qa.decision.DECISION_FEATURES):
 
     - `local_missing_idf`: the share of the question's words (idf-weighted, common ones
       counting less) that neither the sentence, the text around it nor the headline holds;

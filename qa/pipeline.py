@@ -143,8 +143,8 @@ class Pipeline:
         self, question: str, context: str = "", where: ArticleFilter | None = None
     ) -> tuple[Vectors, list[tuple[StoredChunk, float]]]:
         """The question's vector (asked with the earlier turns' `context`) and the candidate
-        chunks with their fused retrieval scores, best first."""
-        self.index.refresh()
+        chunks with their fused retrieval scores, best first, from the index as last refreshed
+        (`ask_detailed` refreshes it once a question)."""
         retrieval_query = f"{context} {question}".strip()
         query_vector = self.embedder.encode_queries([retrieval_query])[0]
         found = self.retriever.retrieve(retrieval_query, query_vector, self.candidate_chunks, where)

@@ -49,7 +49,7 @@ _LAYER = re.compile(r"\.encoder\.layer\.(\d+)\.")
 class AbstentionModel:
     """The one decision to answer or abstain, fitted by benchmarks/fit_abstention.py on
     questions the reader never learnt from: a logistic model over the reader's logit and the
-    grounding evidence (qa.answer.DECISION_FEATURES), and the confidence below which the
+    grounding evidence (qa.decision.DECISION_FEATURES), and the confidence below which the
     answer is "the articles do not say" (answer.min_confidence overrides it)."""
 
     weights: dict[str, float]
@@ -103,6 +103,11 @@ class ReaderCalibration:
                 f"reader calibration {path} is missing or unreadable ({error}); rebuild it with "
                 "benchmarks/fit_reader.py or set answer.reader to false"
             ) from error
+
+    def reader_logit(self, span_score: float, base_logit: float) -> float:
+        """The answerability logit of a sentence the reader scored `span_score`, the ranker's
+        answerability logit being `base_logit` (the decision's "reader" evidence)."""
+        return self.abstain_reader * span_score + self.abstain_base * base_logit + self.abstain_bias
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n", encoding="utf-8")
