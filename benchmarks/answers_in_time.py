@@ -32,12 +32,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from tqdm import tqdm  # noqa: E402
 
 from qa.config import load_settings  # noqa: E402
-from qa.evaluate import index_dataset  # noqa: E402
-from qa.loaders import article_from_record  # noqa: E402
-from qa.metrics import best_f1, contains_answer, percentile  # noqa: E402
-from qa.serialize import answer_to_json  # noqa: E402
-from qa.squad import SquadDataset  # noqa: E402
-from qa.text import SpacySplitter  # noqa: E402
+from qa.evaluation.evaluate import index_dataset  # noqa: E402
+from qa.evaluation.metrics import best_f1, contains_answer, percentile  # noqa: E402
+from qa.evaluation.squad import SquadDataset  # noqa: E402
+from qa.ingest.loaders import article_from_record  # noqa: E402
+from qa.ingest.sentences import SpacySplitter  # noqa: E402
+from qa.service.serialize import answer_to_json  # noqa: E402
 from qa.wiring import make_embedder, make_reader  # noqa: E402
 
 GOOD_F1 = 0.7

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from serving import benchmark_environment, served
 
-from qa.metrics import percentile
+from qa.evaluation.metrics import percentile
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 SEED_QUESTION = "when will coalition forces withdraw?"

@@ -41,11 +41,11 @@ from load import require_wrk, run_wrk  # noqa: E402
 from serving import served, server_memory  # noqa: E402
 
 from qa.config import Settings, load_settings  # noqa: E402
-from qa.embed import Embedder  # noqa: E402
-from qa.index import STORE  # noqa: E402
-from qa.ingest import read_files  # noqa: E402
-from qa.metrics import percentile  # noqa: E402
-from qa.squad import load_squad  # noqa: E402
+from qa.evaluation.metrics import percentile  # noqa: E402
+from qa.evaluation.squad import load_squad  # noqa: E402
+from qa.ingest.ingester import read_files  # noqa: E402
+from qa.models.embedder import Embedder  # noqa: E402
+from qa.store.index import STORE  # noqa: E402
 from qa.types import Article  # noqa: E402
 from qa.wiring import make_embedder, open_components  # noqa: E402
 

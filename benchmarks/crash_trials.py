@@ -24,7 +24,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from qa.config import load_settings  # noqa: E402
-from qa.squad import load_squad, write_articles_jsonl  # noqa: E402
+from qa.evaluation.squad import load_squad, write_articles_jsonl  # noqa: E402
 from qa.wiring import make_embedder, open_components  # noqa: E402
 
 BATCH = 4

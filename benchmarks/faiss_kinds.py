@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from qa.config import load_settings
-from qa.metrics import percentile
-from qa.squad import load_squad
-from qa.vectors import FAISS_KINDS, FaissVectorIndex
+from qa.evaluation.metrics import percentile
+from qa.evaluation.squad import load_squad
+from qa.store.vectors import FAISS_KINDS, FaissVectorIndex
 from qa.wiring import make_embedder
 
 # Standard deviation of the Gaussian noise added to each coordinate of a grown copy of a real
@@ -34,7 +34,7 @@ NOISE = 0.04
 
 def real_vectors(dataset_path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(corpus vectors, query vectors) embedded with the configured model."""
-    from qa.text import SpacySplitter
+    from qa.ingest.sentences import SpacySplitter
 
     dataset = load_squad(dataset_path)
     embedder = make_embedder(load_settings())

@@ -21,9 +21,9 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from qa.config import load_settings  # noqa: E402
-from qa.metrics import percentile  # noqa: E402
-from qa.squad import load_squad  # noqa: E402
-from qa.text import SpacySplitter  # noqa: E402
+from qa.evaluation.metrics import percentile  # noqa: E402
+from qa.evaluation.squad import load_squad  # noqa: E402
+from qa.ingest.sentences import SpacySplitter  # noqa: E402
 from qa.wiring import make_embedder, open_components  # noqa: E402
 
 

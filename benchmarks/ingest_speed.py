@@ -31,9 +31,9 @@ from tqdm import tqdm
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from qa.config import Settings, load_settings  # noqa: E402
-from qa.embed import Embedder  # noqa: E402
-from qa.ingest import INGEST_STAGES, IngestReport, read_files  # noqa: E402
-from qa.text import SpacySplitter  # noqa: E402
+from qa.ingest.ingester import INGEST_STAGES, IngestReport, read_files  # noqa: E402
+from qa.ingest.sentences import SpacySplitter  # noqa: E402
+from qa.models.embedder import Embedder  # noqa: E402
 from qa.types import Article  # noqa: E402
 from qa.wiring import make_embedder, open_components  # noqa: E402
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from serving import benchmark_environment, served
 
-from qa.squad import load_squad, write_articles_jsonl
+from qa.evaluation.squad import load_squad, write_articles_jsonl
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -54,9 +54,9 @@ from typing import Any
 from load import require_wrk, run_wrk
 from serving import Served, benchmark_environment, served, server_memory
 
-from qa.database import redact_password, scratch_schema
-from qa.index import MANIFEST
-from qa.squad import SquadFormatError, load_squad, write_articles_jsonl
+from qa.evaluation.squad import SquadFormatError, load_squad, write_articles_jsonl
+from qa.store.database import redact_password, scratch_schema
+from qa.store.index import MANIFEST
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"

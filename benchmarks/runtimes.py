@@ -14,7 +14,7 @@ another's), it times:
 - `question_ms_p50`: encoding one question, median;
 - `passages_per_second`: encoding the questions' sentences as passages, in one call.
 Prints one JSON object a line. `auto` (the default runtime) resolves to one of these per CPU
-(qa.onnx_runtime.resolve_runtime): this benchmark is how that choice was measured.
+(qa.models.onnx_runtime.resolve_runtime): this benchmark is how that choice was measured.
 """
 
 from __future__ import annotations
@@ -32,12 +32,12 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from qa.config import load_settings  # noqa: E402
-from qa.embed import SentenceTransformerEmbedder  # noqa: E402
-from qa.evaluate import index_dataset  # noqa: E402
-from qa.onnx_runtime import BFLOAT16_FLAGS, cpu_flags  # noqa: E402
-from qa.reader import SpanReader  # noqa: E402
-from qa.squad import load_squad  # noqa: E402
-from qa.text import SpacySplitter  # noqa: E402
+from qa.evaluation.evaluate import index_dataset  # noqa: E402
+from qa.evaluation.squad import load_squad  # noqa: E402
+from qa.ingest.sentences import SpacySplitter  # noqa: E402
+from qa.models.embedder import SentenceTransformerEmbedder  # noqa: E402
+from qa.models.onnx_runtime import BFLOAT16_FLAGS, cpu_flags  # noqa: E402
+from qa.models.reader import SpanReader  # noqa: E402
 from qa.wiring import make_embedder  # noqa: E402
 
 READ_FIRST = 4

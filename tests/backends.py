@@ -16,7 +16,7 @@ from pathlib import Path
 
 from conftest import unavailable
 from qa.config import Settings
-from qa.database import Database, PostgresDatabase, SQLiteDatabase, scratch_schema
+from qa.store.database import Database, PostgresDatabase, SQLiteDatabase, scratch_schema
 
 BACKENDS = ["sqlite+faiss", "sqlite+milvus", "postgres+faiss", "postgres+milvus"]
 DATABASES = ["sqlite", "postgres"]

@@ -12,10 +12,10 @@ from typing import Any, NoReturn
 import pytest
 
 from qa.config import Settings, load_settings
-from qa.embed import SentenceTransformerEmbedder
-from qa.loaders import article_from_record
-from qa.reader import SpanReader
-from qa.text import SpacySplitter
+from qa.ingest.loaders import article_from_record
+from qa.ingest.sentences import SpacySplitter
+from qa.models.embedder import SentenceTransformerEmbedder
+from qa.models.reader import SpanReader
 from qa.wiring import Components, make_reader, open_components
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from conftest import SEED_QUESTION, SEED_SENTENCE_END, SEED_SENTENCE_START
-from qa.answer import NearestSentenceAnswerer, SentenceAnswerer
-from qa.ranker import Candidate, expected_labels
-from qa.reader import AbstentionModel, ReaderCalibration, Reading, SpanReader
-from qa.spans import bounded_span
-from qa.text import SpacySplitter, to_sentences
+from qa.answering.answerer import NearestSentenceAnswerer, SentenceAnswerer
+from qa.answering.ranker import Candidate, expected_labels
+from qa.answering.spans import bounded_span
+from qa.ingest.sentences import SpacySplitter, to_sentences
+from qa.models.reader import AbstentionModel, ReaderCalibration, Reading, SpanReader
 from qa.types import Article, ResolvedDate, Sentence
 from qa.wiring import Components
 

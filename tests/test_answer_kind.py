@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer_kind import asks_for_a_list, fitting_spans, list_span, question_kind, span_fits
+from qa.answering.answer_kind import (
+    asks_for_a_list,
+    fitting_spans,
+    list_span,
+    question_kind,
+    span_fits,
+)
 from qa.types import Entity
 
 

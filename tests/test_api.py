@@ -21,15 +21,15 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from conftest import REPO, SEED_QUESTION, SEED_SENTENCE_END, SEED_SENTENCE_START
-from qa.app import create_app
 from qa.cli import cli
 from qa.config import ServerSettings, Settings
-from qa.embed import SentenceTransformerEmbedder
-from qa.loaders import RECORD_FIELDS, load_file
-from qa.openapi import openapi_document
-from qa.reader import SpanReader
-from qa.serialize import answer_to_json
-from qa.text import SpacySplitter
+from qa.ingest.loaders import RECORD_FIELDS, load_file
+from qa.ingest.sentences import SpacySplitter
+from qa.models.embedder import SentenceTransformerEmbedder
+from qa.models.reader import SpanReader
+from qa.service.app import create_app
+from qa.service.openapi import openapi_document
+from qa.service.serialize import answer_to_json
 from qa.wiring import Components
 
 TOKEN = "test-token-0123456789"
@@ -748,7 +748,7 @@ def test_serve_command_configures_gunicorn_on_the_index(
 ) -> None:
     """The options reach gunicorn, and a worker's app works on the index (built here without
     forking; tests/test_server.py starts the real thing)."""
-    from qa.server import Server
+    from qa.service.server import Server
 
     started: dict[str, Any] = {}
 

@@ -12,11 +12,11 @@ import pytest
 from backends import BACKENDS, backend_settings
 from conftest import SEED_ARTICLE, SEED_QUESTION, SEED_SENTENCE_END, SEED_SENTENCE_START
 from qa.config import Settings
-from qa.embed import SentenceTransformerEmbedder
-from qa.loaders import article_from_record
-from qa.reader import SpanReader
-from qa.store import ArticleNotFoundError
-from qa.text import SpacySplitter
+from qa.ingest.loaders import article_from_record
+from qa.ingest.sentences import SpacySplitter
+from qa.models.embedder import SentenceTransformerEmbedder
+from qa.models.reader import SpanReader
+from qa.store.articles import ArticleNotFoundError
 from qa.types import Article, ArticleFilter
 from qa.wiring import Components, open_components
 

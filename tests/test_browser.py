@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 
 from conftest import SEED_QUESTION, SEED_SENTENCE_END, SEED_SENTENCE_START, unavailable
-from qa.app import create_app
-from qa.loaders import article_from_record
-from qa.text import SpacySplitter
+from qa.ingest.loaders import article_from_record
+from qa.ingest.sentences import SpacySplitter
+from qa.service.app import create_app
 from qa.wiring import Components
 
 pytestmark = pytest.mark.browser

@@ -1,6 +1,6 @@
 import datetime as dt
 
-from qa.clean import CleanedText, clean_wire_text
+from qa.ingest.clean import CleanedText, clean_wire_text
 
 SEED_BODY = """
 Source: Xinhua| 2020-10-11 22:20:20|Editor: huaxia

@@ -22,9 +22,9 @@ from conftest import (
 from news_site import BIG_HTML, OVERSIZE_LIMIT, NewsSite, serving
 from qa.cli import cli
 from qa.config import Settings
-from qa.embed import Embedder, HashEmbedder
-from qa.openapi import openapi_document
-from qa.reader import SpanReader
+from qa.models.embedder import Embedder, HashEmbedder
+from qa.models.reader import SpanReader
+from qa.service.openapi import openapi_document
 
 # What the API answers, less what only a conversation has: `qa ask --json` prints the same.
 ANSWER_KEYS = set(openapi_document()["components"]["schemas"]["Answer"]["required"]) - {

@@ -4,13 +4,13 @@ write is lost, and a deleted article stops being cited at once."""
 import threading
 from pathlib import Path
 
-from qa.answer import SentenceAnswerer
-from qa.embed import HashEmbedder
-from qa.index import Index
-from qa.ingest import Ingester
-from qa.pipeline import Pipeline
-from qa.retrieve import DenseRetriever
-from qa.text import SpacySplitter
+from qa.answering.answerer import SentenceAnswerer
+from qa.answering.pipeline import Pipeline
+from qa.answering.retrieve import DenseRetriever
+from qa.ingest.ingester import Ingester
+from qa.ingest.sentences import SpacySplitter
+from qa.models.embedder import HashEmbedder
+from qa.store.index import Index
 from qa.types import Answer, Article
 
 TOPICS = ["dam", "harbour", "railway", "airport", "stadium", "bridge", "tunnel", "school"]

@@ -14,13 +14,13 @@ from flask import Flask
 
 from backends import DATABASES, backend_settings, empty_database
 from conftest import SEED_ARTICLE, SEED_QUESTION, Clock
-from qa.app import create_app
 from qa.config import Settings
-from qa.conversations import ConversationStore, key_terms, needs_context
-from qa.database import Database
-from qa.embed import SentenceTransformerEmbedder
-from qa.reader import SpanReader
-from qa.text import SpacySplitter
+from qa.ingest.sentences import SpacySplitter
+from qa.models.embedder import SentenceTransformerEmbedder
+from qa.models.reader import SpanReader
+from qa.service.app import create_app
+from qa.service.conversations import ConversationStore, key_terms, needs_context
+from qa.store.database import Database
 from qa.wiring import Components, open_components
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from conftest import REPO
 from qa.config import Settings
-from qa.embed import Embedder
-from qa.loaders import load_file
-from qa.reader import SpanReader
-from qa.text import SpacySplitter
+from qa.ingest.loaders import load_file
+from qa.ingest.sentences import SpacySplitter
+from qa.models.embedder import Embedder
+from qa.models.reader import SpanReader
 from qa.wiring import open_components
 
 BATCH = 4

@@ -6,15 +6,15 @@ from pathlib import Path
 import pytest
 
 from backends import DATABASES, database_connector
-from qa.conversations import ConversationStore
-from qa.database import (
+from qa.service.conversations import ConversationStore
+from qa.service.rate_limits import DatabaseRateLimitStorage
+from qa.store.articles import ArticleStore
+from qa.store.database import (
     DatabaseError,
     SQLiteDatabase,
     open_database,
     redact_password,
 )
-from qa.rate_limits import DatabaseRateLimitStorage
-from qa.store import ArticleStore
 
 
 def test_locations(tmp_path: Path) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from qa.dates import resolve_dates
-from qa.text import SpacySplitter, to_sentences
+from qa.answering.dates import resolve_dates
+from qa.ingest.sentences import SpacySplitter, to_sentences
 from qa.types import Entity, ResolvedDate, Sentence
 
 PUBLISHED = dt.date(2020, 10, 11)

@@ -13,11 +13,11 @@ import pytest
 from flask.testing import FlaskClient
 
 from conftest import SEED_QUESTION, SEED_SENTENCE_END, SEED_SENTENCE_START
-from qa.app import create_app
 from qa.config import ServerSettings, Settings
-from qa.embed import SentenceTransformerEmbedder
-from qa.reader import SpanReader
-from qa.text import SpacySplitter
+from qa.ingest.sentences import SpacySplitter
+from qa.models.embedder import SentenceTransformerEmbedder
+from qa.models.reader import SpanReader
+from qa.service.app import create_app
 from qa.types import ABSTAIN_REASONS
 from qa.wiring import open_components
 

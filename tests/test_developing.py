@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from qa.developing import Found, as_of, figure, in_time, same_answer
+from qa.answering.developing import Found, as_of, figure, in_time, same_answer
 from qa.types import Article, ResolvedDate, Sentence
 
 

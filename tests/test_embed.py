@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 
 from qa.config import ConfigError, Settings
-from qa.embed import (
+from qa.models.embedder import (
     HashEmbedder,
     SentenceTransformerEmbedder,
     Vectors,
     mean_of_rows,
     resolve_model_path,
 )
-from qa.embed_onnx import export_embedder_onnx, onnx_cache_path
-from qa.onnx_runtime import OnnxGraphError
+from qa.models.embedder_onnx import export_embedder_onnx, onnx_cache_path
+from qa.models.onnx_runtime import OnnxGraphError
 from qa.wiring import make_embedder
 
 
@@ -38,11 +38,11 @@ def test_mean_of_rows_refuses_empty_or_outside_ranges(bad: tuple[int, int]) -> N
         mean_of_rows(vectors, [(0, 2), bad])
 
 
-# The ONNX query encoder against torch (qa/embed_onnx.py). Float32 ONNX runs torch's arithmetic
-# in another order, so only rounding separates them (measured: cosine >= 0.9999998, largest
-# difference 1.8e-7). Int8 weights and per-batch int8 activations move a question's vector
-# further (measured: cosine 0.992-0.995 for these questions), so the bound is looser and the
-# check that matters is that it still finds the same passage.
+# The ONNX query encoder against torch (qa/models/embedder_onnx.py). Float32 ONNX runs torch's
+# arithmetic in another order, so only rounding separates them (measured: cosine >= 0.9999998,
+# largest difference 1.8e-7). Int8 weights and per-batch int8 activations move a question's vector
+# further (measured: cosine 0.992-0.995 for these questions), so the bound is looser and the check
+# that matters is that it still finds the same passage.
 QUESTIONS = [
     "when will coalition forces withdraw?",
     "who is the JOC spokesman?",

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from qa.answering.pipeline import Asked
 from qa.cli import cli
 from qa.config import Settings
-from qa.embed import Embedder
-from qa.evaluate import Outcome, format_table, outcome_record, score
-from qa.pipeline import Asked
-from qa.reader import SpanReader
-from qa.squad import SquadQuestion
+from qa.evaluation.evaluate import Outcome, format_table, outcome_record, score
+from qa.evaluation.squad import SquadQuestion
+from qa.models.embedder import Embedder
+from qa.models.reader import SpanReader
 from qa.types import Answer, Article, Citation, Sentence
 
 METRIC_KEYS = {

@@ -11,11 +11,11 @@ import pytest
 
 from conftest import REPO
 from news_site import OVERSIZE_LIMIT, PNG, NewsSite, serving
-from qa.embed import HashEmbedder
-from qa.fetch import USER_AGENT, Fetched, Fetcher, FetchError, is_url, read_urls
-from qa.index import Index
-from qa.ingest import Ingester, IngestReport
-from qa.text import SpacySplitter
+from qa.ingest.fetch import USER_AGENT, Fetched, Fetcher, FetchError, is_url, read_urls
+from qa.ingest.ingester import Ingester, IngestReport
+from qa.ingest.sentences import SpacySplitter
+from qa.models.embedder import HashEmbedder
+from qa.store.index import Index
 
 
 @pytest.fixture
@@ -206,8 +206,15 @@ def test_a_timeout_must_be_positive() -> None:
 
 def test_only_the_command_line_fetches() -> None:
     """The HTTP API must not be able to make the server reach an address: nothing but
-    qa/fetch.py speaks HTTP as a client, and only the CLI imports it."""
-    clients = {"qa.fetch", "feedparser", "urllib.request", "http.client", "socket", "requests"}
+    qa/ingest/fetch.py speaks HTTP as a client, and only the CLI imports it."""
+    clients = {
+        "qa.ingest.fetch",
+        "feedparser",
+        "urllib.request",
+        "http.client",
+        "socket",
+        "requests",
+    }
     importers: dict[str, set[str]] = {}
     for path in sorted((REPO / "qa").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -219,5 +226,5 @@ def test_only_the_command_line_fetches() -> None:
             for name in names:
                 if name in clients:
                     importers.setdefault(name, set()).add(path.name)
-    assert importers.pop("qa.fetch") == {"cli.py"}
+    assert importers.pop("qa.ingest.fetch") == {"cli.py"}
     assert all(files == {"fetch.py"} for files in importers.values()), importers

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.files import replaced_atomically
+from qa.store.files import replaced_atomically
 
 
 def test_a_file_is_replaced_whole_or_not_at_all(tmp_path: Path) -> None:

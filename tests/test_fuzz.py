@@ -18,9 +18,9 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 
-from qa.app import create_app
 from qa.config import ServerSettings
-from qa.text import SpacySplitter
+from qa.ingest.sentences import SpacySplitter
+from qa.service.app import create_app
 from qa.wiring import Components
 
 TOKEN = "fuzz-token"

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from qa.grounding import cited_article_evidence, mentioned, missing_terms, typed_terms
-from qa.lexical import content_words
-from qa.ranker import Candidate, QuestionTerms
+from qa.answering.grounding import cited_article_evidence, mentioned, missing_terms, typed_terms
+from qa.answering.ranker import Candidate, QuestionTerms
+from qa.store.lexical import content_words
 from qa.types import Article, Sentence
 
 ARCHIVE = [

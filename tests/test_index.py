@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from qa.embed import HashEmbedder
-from qa.index import Index, IndexMismatchError
-from qa.ingest import Ingester
-from qa.store import ArticleNotFoundError, StoreError
-from qa.text import SpacySplitter
+from qa.ingest.ingester import Ingester
+from qa.ingest.sentences import SpacySplitter
+from qa.models.embedder import HashEmbedder
+from qa.store.articles import ArticleNotFoundError, StoreError
+from qa.store.index import Index, IndexMismatchError
+from qa.store.vectors import VectorIndexError
 from qa.types import Article, ArticleFilter
-from qa.vectors import VectorIndexError
 
 EMBEDDER = HashEmbedder()
 
@@ -23,7 +23,7 @@ def open_index(folder: Path, create: bool = True) -> Index:
 
 
 def article(identifier: str | None, text: str, title: str = "Title") -> Article:
-    from qa.loaders import article_id_for
+    from qa.ingest.loaders import article_id_for
 
     return Article(id=article_id_for(identifier, None, title, text), title=title, text=text)
 

@@ -1,10 +1,10 @@
-"""The int8 rounding that quantization-aware training sees (qa/int8_simulation.py)."""
+"""The int8 rounding that quantization-aware training sees (training/int8_simulation.py)."""
 
 from __future__ import annotations
 
 import torch
 
-from qa.int8_simulation import rounded_int8_rows, rounded_uint8
+from training.int8_simulation import rounded_int8_rows, rounded_uint8
 
 
 def test_weights_round_to_127_steps_of_their_rows_largest_magnitude() -> None:

@@ -17,15 +17,15 @@ import pytest
 
 from backends import postgres_schema
 from conftest import REPO
-from qa.database import Database, PostgresDatabase
-from qa.embed import HashEmbedder
-from qa.full_text import PostgresLexicalIndex
-from qa.index import Index
-from qa.ingest import Ingester
-from qa.lexical import BM25Index, LexicalIndex, content_words, word_spans
-from qa.loaders import article_from_record
-from qa.store import ArticleRecord, ArticleStore
-from qa.text import SpacySplitter
+from qa.ingest.ingester import Ingester
+from qa.ingest.loaders import article_from_record
+from qa.ingest.sentences import SpacySplitter
+from qa.models.embedder import HashEmbedder
+from qa.store.articles import ArticleRecord, ArticleStore
+from qa.store.database import Database, PostgresDatabase
+from qa.store.full_text import PostgresLexicalIndex
+from qa.store.index import Index
+from qa.store.lexical import BM25Index, LexicalIndex, content_words, word_spans
 from qa.types import Article, ArticleFilter
 from qa.wiring import make_lexical_index
 
@@ -314,7 +314,8 @@ def test_postgres_counts_the_same_words_as_bm25(
 def test_both_stores_know_the_same_words_and_beginnings(
     corpus_in_memory: Index, corpus_on_postgres: Index
 ) -> None:
-    """What the missing-term check (qa.grounding) asks of the vocabulary, on either store."""
+    """What the missing-term check (qa.answering.grounding) asks of the vocabulary, on either
+    store."""
     lexicals: list[LexicalIndex] = [
         BM25Index(corpus_in_memory),
         PostgresLexicalIndex(corpus_on_postgres.store),

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SEED_ARTICLE, SEED_FURNITURE
-from qa.loaders import (
+from qa.ingest.loaders import (
     ArticleError,
     article_from_html,
     article_from_record,

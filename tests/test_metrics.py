@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.metrics import (
+from qa.evaluation.metrics import (
     best_exact_match,
     best_f1,
     contains_answer,
@@ -18,7 +18,7 @@ from qa.metrics import (
     recall_at,
     token_f1,
 )
-from qa.squad import load_squad
+from qa.evaluation.squad import load_squad
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from qa.onnx_runtime import (
+from qa.models.onnx_runtime import (
     BFLOAT16_FLAGS,
     OnnxGraphError,
     OnnxSession,
@@ -70,7 +70,7 @@ def test_a_corrupt_cached_graph_is_exported_again(
     path = tmp_path / "tiny.onnx"
     path.write_bytes(b"\x08\x07half a graph")
     exports: list[Path] = []
-    with caplog.at_level(logging.WARNING, logger="qa.onnx_runtime"):
+    with caplog.at_level(logging.WARNING, logger="qa.models.onnx_runtime"):
         session = load_or_export(path, lambda target: exports.append(_export(target)), OnnxSession)
     assert exports == [path] and "unreadable" in caplog.text
     assert np.allclose(session.run(INPUTS, ["out"])[0], _want(), atol=1e-6)
@@ -114,7 +114,7 @@ def test_a_cache_folder_that_cannot_be_written_is_a_clear_error(tmp_path: Path) 
 
 
 def test_openvino_refuses_a_file_that_is_not_the_reader_graph(tmp_path: Path) -> None:
-    from qa.reader_openvino import OpenVinoReader
+    from qa.models.reader_openvino import OpenVinoReader
 
     garbage = tmp_path / "garbage.onnx"
     garbage.write_bytes(b"garbage")
@@ -125,7 +125,7 @@ def test_openvino_refuses_a_file_that_is_not_the_reader_graph(tmp_path: Path) ->
 
 
 def test_openvino_runs_the_graph_as_onnx_runtime_does(tmp_path: Path) -> None:
-    from qa.openvino_runtime import SHAPE_BUCKET_TOKENS, OpenVinoSession
+    from qa.models.openvino_runtime import SHAPE_BUCKET_TOKENS, OpenVinoSession
 
     path = _export(tmp_path / "tiny.onnx")
     session = load_or_export(path, _export, OpenVinoSession.open)

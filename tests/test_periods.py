@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from qa.periods import named_period, without_period
+from qa.answering.periods import named_period, without_period
 
 FIRST, LAST = dt.date(2019, 1, 4), dt.date(2020, 12, 28)
 

@@ -13,12 +13,12 @@ from flask.testing import FlaskClient
 
 from backends import DATABASES, empty_database
 from conftest import Clock
-from qa.app import create_app
 from qa.config import ConfigError, ServerSettings
-from qa.database import Database
-from qa.rate_limits import DatabaseRateLimitStorage, limiter_storage
-from qa.reader import SpanReader
-from qa.text import SpacySplitter
+from qa.ingest.sentences import SpacySplitter
+from qa.models.reader import SpanReader
+from qa.service.app import create_app
+from qa.service.rate_limits import DatabaseRateLimitStorage, limiter_storage
+from qa.store.database import Database
 from qa.wiring import Components, open_components
 
 KEY = "LIMITER/127.0.0.1/api/3/1/minute"

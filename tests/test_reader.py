@@ -10,8 +10,8 @@ from safetensors.torch import load_file, save_file
 
 from conftest import SEED_ARTICLE, SEED_QUESTION, SEED_SENTENCE_END, SEED_SENTENCE_START
 from qa.config import Settings
-from qa.embed import ModelNotFoundError
-from qa.reader import (
+from qa.models.embedder import ModelNotFoundError
+from qa.models.reader import (
     BASE_MODEL,
     BUNDLED_WEIGHTS,
     MAX_ANSWER_TOKENS,
@@ -122,7 +122,7 @@ def test_the_reader_keeps_its_base_model_when_the_embedding_model_changes(
 
 
 def test_missing_weights_are_a_clear_error(tmp_path: Path, settings: Settings) -> None:
-    with pytest.raises(ModelNotFoundError, match="benchmarks/train_reader.py"):
+    with pytest.raises(ModelNotFoundError, match="training/train_reader.py"):
         load_reader(settings.embedding.model, tmp_path / "absent.safetensors")
 
 

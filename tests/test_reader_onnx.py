@@ -13,9 +13,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from qa.onnx_runtime import cpu_flags
-from qa.reader import BUNDLED_WEIGHTS, ReaderCalibration, SpanReader
-from qa.reader_onnx import onnx_cache_path
+from qa.models.onnx_runtime import cpu_flags
+from qa.models.reader import BUNDLED_WEIGHTS, ReaderCalibration, SpanReader
+from qa.models.reader_onnx import onnx_cache_path
 
 PAIRS = [
     (
@@ -167,14 +167,14 @@ VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
 def test_int8_simulation_computes_as_the_int8_graph_does(
     readers: tuple[SpanReader, SpanReader], cache: Path
 ) -> None:
-    # Training through the simulated rounding (qa/int8_simulation.py) only helps the served
+    # Training through the simulated rounding (training/int8_simulation.py) only helps the served
     # int8 graph if the simulation is that graph's arithmetic: its logits must be much nearer
     # the int8 graph's than float32's are. (Measured on 40 news batches: 0.044 against 0.102.)
     import torch
 
-    from qa.int8_simulation import simulate_int8
-    from qa.onnx_runtime import OnnxSession
-    from qa.reader import BASE_MODEL, load_reader
+    from qa.models.onnx_runtime import OnnxSession
+    from qa.models.reader import BASE_MODEL, load_reader
+    from training.int8_simulation import simulate_int8
 
     model, tokenizer = load_reader(BASE_MODEL, BUNDLED_WEIGHTS)
     encoded = tokenizer(

@@ -8,9 +8,15 @@ from typing import Any
 import pytest
 import torch
 
-from qa.reader import BASE_MODEL, SpanReader, encoder_layers, keep_layers, load_reader
-from qa.reader_pairs import TrainingPair, encode_pairs, squad_pairs
-from qa.reader_training import Trainer, TrainingSettings, batch_order, load_trainable, save_weights
+from qa.models.reader import BASE_MODEL, SpanReader, encoder_layers, keep_layers, load_reader
+from training.reader_pairs import TrainingPair, encode_pairs, squad_pairs
+from training.reader_training import (
+    Trainer,
+    TrainingSettings,
+    batch_order,
+    load_trainable,
+    save_weights,
+)
 
 PARAGRAPH = (
     "The bridge opened in 1932. It was built by Dorman Long. "

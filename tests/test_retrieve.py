@@ -9,8 +9,7 @@ from collections.abc import Collection
 import numpy as np
 import pytest
 
-from qa.lexical import BM25Index, content_words
-from qa.retrieve import (
+from qa.answering.retrieve import (
     BM25Retriever,
     DenseRetriever,
     HybridRetriever,
@@ -19,6 +18,7 @@ from qa.retrieve import (
     parse_day,
     reciprocal_rank_fusion,
 )
+from qa.store.lexical import BM25Index, content_words
 from qa.types import ArticleFilter
 
 
@@ -50,7 +50,7 @@ class FakeStore:
 
 
 class FakeIndex:
-    """Generation + store, as `qa.index.Index` offers them, and a fixed dense ranking."""
+    """Generation + store, as `qa.store.index.Index` offers them, and a fixed dense ranking."""
 
     def __init__(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from qa.serialize import TIMELINE_ANSWER_CHARS, answer_to_json, shorten
+from qa.service.serialize import TIMELINE_ANSWER_CHARS, answer_to_json, shorten
 from qa.types import Answer, Article, Citation, Period, Sentence, TimelineEntry
 
 LONG = (

