@@ -36,7 +36,8 @@ def test_key_terms_drop_stop_words_and_repeats() -> None:
         "forces",
         "withdraw",
     ]
-    assert key_terms("What did the U.S. say, and what did the U.S. do?") == ["u.s"]
+    # Split as keyword search splits them, so a carried term matches what the index holds.
+    assert key_terms("What did the U.S. say, and what did the U.S. do?") == ["u", "s"]
     assert key_terms("") == []
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from qa.answering.grounding import cited_article_evidence, mentioned, missing_terms, typed_terms
 from qa.answering.ranker import Candidate, QuestionTerms
-from qa.store.lexical import content_words
 from qa.types import Article, Sentence
+from qa.words import content_words
 
 ARCHIVE = [
     "U.S. President Donald Trump's visit: coalition forces will withdraw from Iraq.",

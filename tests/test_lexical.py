@@ -25,9 +25,10 @@ from qa.store.articles import ArticleRecord, ArticleStore
 from qa.store.database import Database, PostgresDatabase
 from qa.store.full_text import PostgresLexicalIndex
 from qa.store.index import Index
-from qa.store.lexical import BM25Index, LexicalIndex, content_words, word_spans
+from qa.store.lexical import BM25Index, LexicalIndex
 from qa.types import Article, ArticleFilter
 from qa.wiring import make_lexical_index
+from qa.words import content_words, word_spans
 
 EMBEDDER = HashEmbedder()
 CORPUS = REPO / "tests" / "data" / "squad2-dev-a-first-40-paragraphs.jsonl"

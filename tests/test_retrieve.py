@@ -18,8 +18,9 @@ from qa.answering.retrieve import (
     parse_day,
     reciprocal_rank_fusion,
 )
-from qa.store.lexical import BM25Index, content_words
+from qa.store.lexical import BM25Index
 from qa.types import ArticleFilter
+from qa.words import content_words
 
 
 class FakeStore:

@@ -1,5 +1,5 @@
 """Fit the sentence ranker and the answerability model of qa/answering/ranker.py; with --write,
-store their coefficients in qa/answering/ranker_weights.py.
+store their coefficients in qa/models/ranker.json.
 
     python -m training.fit_answer_model ../shared/data/squad2-dev-a.json [--cache FILE] [--write]
 
@@ -19,6 +19,7 @@ held-out figures printed. Deterministic: same file, same coefficients.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import pickle
@@ -37,6 +38,7 @@ from qa.answering.answerer import SentenceAnswerer  # noqa: E402
 from qa.answering.pipeline import make_retriever  # noqa: E402
 from qa.answering.ranker import (  # noqa: E402
     ABSTAIN_FEATURES,
+    FITTED,
     SENTENCE_FEATURES,
     Candidate,
     QuestionTerms,
@@ -48,13 +50,14 @@ from qa.evaluation.evaluate import index_dataset  # noqa: E402
 from qa.evaluation.metrics import contains_answer, precision_recall  # noqa: E402
 from qa.evaluation.squad import SquadQuestion, load_squad  # noqa: E402
 from qa.ingest.sentences import SpacySplitter  # noqa: E402
+from qa.store.files import replaced_atomically  # noqa: E402
 from qa.store.lexical import BM25Index  # noqa: E402
 from qa.wiring import make_embedder  # noqa: E402
 
 TRAIN_TITLES = frozenset(
     {"Normans", "Computational_complexity_theory", "Huguenot", "Steam_engine", "1973_oil_crisis"}
 )
-OUTPUT = Path(__file__).resolve().parent.parent / "qa" / "answering" / "ranker_weights.py"
+OUTPUT = FITTED
 
 
 @dataclass
@@ -167,16 +170,11 @@ def rerank(examples: list[Example], weights: dict[str, float], bias: float) -> l
     return reranked
 
 
-def _literal(weights: dict[str, float]) -> str:
-    """A dict literal, one key a line, as `ruff format` writes it."""
-    return "{\n" + "".join(f'    "{k}": {v!r},\n' for k, v in weights.items()) + "}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--cache", type=Path, help="pickle of the collected features (reused)")
-    parser.add_argument("--write", action="store_true", help="write qa/answering/ranker_weights.py")
+    parser.add_argument("--write", action="store_true", help="write qa/models/ranker.json")
     args = parser.parse_args()
     examples = load_examples(args.dataset, args.cache)
     train = [e for e in examples if e.train]
@@ -247,19 +245,15 @@ def main() -> None:
     dev_best = balanced_threshold(dev, verbose=True)
     print(f"(the dev split's own best: {dev_best[1]:.3f}, min(P, R) {dev_best[0]:.3f})")
     if args.write:
-        OUTPUT.write_text(
-            '"""Fitted coefficients of the answer models (written by '
-            "training/fit_answer_model.py; do not\nedit by hand: re-run the script). Weights "
-            'apply to the raw features named in qa/answering/ranker.py."""\n\n'
-            "from __future__ import annotations\n\n"
-            f"SENTENCE_WEIGHTS: dict[str, float] = {_literal(sentence_weights)}\n"
-            f"SENTENCE_BIAS = {sentence_bias!r}\n\n"
-            f"ABSTAIN_WEIGHTS: dict[str, float] = {_literal(abstain_weights)}\n"
-            f"ABSTAIN_BIAS = {abstain_bias!r}\n"
-            "# The confidence below which the ranker alone (answer.reader: false) abstains.\n"
-            f"MIN_CONFIDENCE = {threshold!r}\n",
-            encoding="utf-8",
-        )
+        fitted = {
+            "sentence_weights": sentence_weights,
+            "sentence_bias": sentence_bias,
+            "abstain_weights": abstain_weights,
+            "abstain_bias": abstain_bias,
+            "min_confidence": threshold,
+        }
+        with replaced_atomically(OUTPUT) as written:
+            written.write_text(json.dumps(fitted, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {OUTPUT} (threshold {threshold:.3f})")
 
 

@@ -13,18 +13,12 @@ annotator's.
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from qa.ingest.sentences import Splitter
-
-_WORD = re.compile(r"[a-z0-9]+")
-_STOPWORDS = frozenset(
-    "a an the of in on at to for from by with and or is are was were be been did do does what "
-    "which who whom whose when where why how that this these those it its as into than".split()
-)
+from qa.words import content_words
 
 
 @dataclass(frozen=True)
@@ -45,10 +39,6 @@ class EncodedPair:
     end: int
 
 
-def _content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS}
-
-
 def _lacks(sentence: str, answers: set[str]) -> bool:
     lowered = sentence.lower()
     return not any(answer in lowered for answer in answers)
@@ -58,7 +48,7 @@ def _hardest(question_words: set[str], sentences: Sequence[str], count: int) -> 
     """The `count` sentences sharing most words with the question (stable for ties)."""
     scored = sorted(
         range(len(sentences)),
-        key=lambda i: -len(question_words & _content_words(sentences[i])),
+        key=lambda i: -len(question_words & set(content_words(sentences[i]))),
     )
     return [sentences[i] for i in scored[:count]]
 
@@ -142,7 +132,7 @@ def squad_pairs(
             )
         )
         answers = {a["text"].lower() for a in qa["answers"]}
-        words = _content_words(qa["question"])
+        words = set(content_words(qa["question"]))
 
         own = [s for s in sentences[paragraph_index] if _lacks(s, answers)]
         from_others = 1 if cross_paragraph and negatives >= 2 else 0
@@ -166,7 +156,9 @@ def _unanswerable_pairs(
     plausible = {a["text"].lower() for a in qa.get("plausible_answers", []) if a["text"].strip()}
     misleading = [s for s in sentences if plausible and not _lacks(s, plausible)][:1]
     rest = [s for s in sentences if s not in misleading]
-    chosen = misleading + _hardest(_content_words(qa["question"]), rest, count - len(misleading))
+    chosen = misleading + _hardest(
+        set(content_words(qa["question"])), rest, count - len(misleading)
+    )
     return [TrainingPair(qa["question"], s, None) for s in chosen[:count]]
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from qa.store.lexical import STOPWORDS
 from qa.types import Entity
+from qa.words import STOPWORDS
 
 # Verbs of saying: who announced the winners is not who won.
 _SPEECH = (

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from qa.answering.answer_kind import asks_for_a_list, question_kind
 from qa.answering.dates import resolve_dates
 from qa.answering.decision import abstain_reason, decision_logit
@@ -48,8 +50,9 @@ from qa.answering.spans import ReadSentence, choose_span, short_answer
 from qa.models.embedder import Vectors
 from qa.models.reader import SpanReader
 from qa.store.articles import StoredChunk
-from qa.store.lexical import LexicalIndex, content_words
+from qa.store.lexical import LexicalIndex, bm25_saturation
 from qa.types import Answer, Citation, TimelineEntry
+from qa.words import content_words
 
 # Articles besides those of the sentences read whose best sentence is read too, when the answer
 # comes from a dated article: they may hold a newer answer (qa.answering.developing).
@@ -305,20 +308,14 @@ class NearestSentenceAnswerer:
             self.lexical.idf([])
 
     def _bm25(self, terms: QuestionTerms, candidates: Sequence[Candidate]) -> list[float]:
-        k1, b = 1.5, 0.75
         texts = [content_words(c.sentence.text) for c in candidates]
-        average = sum(map(len, texts)) / max(1, len(texts)) or 1.0
-        scores = []
-        for words in texts:
-            norm = k1 * (1 - b + b * len(words) / average)
-            scores.append(
-                sum(
-                    terms.idf[w] * words.count(w) * (k1 + 1) / (words.count(w) + norm)
-                    for w in terms.words
-                    if w in words
-                )
-            )
-        return scores
+        lengths = np.array([len(words) for words in texts], dtype=np.float64)
+        average = float(lengths.mean()) if texts else 0.0
+        scores = np.zeros(len(texts))
+        for w in terms.words:
+            counts = np.array([words.count(w) for words in texts], dtype=np.float64)
+            scores += terms.idf[w] * bm25_saturation(counts, lengths, average or 1.0)
+        return [float(s) for s in scores]
 
     def answer(
         self,

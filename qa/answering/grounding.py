@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from qa.answering.ranker import CONTEXT_WEIGHT, Candidate, QuestionTerms
-from qa.store.lexical import STOPWORDS, content_words, without_accents
+from qa.words import STOPWORDS, content_words, without_accents
 
 # A question's words as typed, any script: the unit missing terms are named in.
 _TYPED_WORD = re.compile(r"[^\W_](?:[^\W_]|['’\-.](?=[^\W_]))*")

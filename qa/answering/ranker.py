@@ -2,8 +2,8 @@
 the best few (qa/answering/answerer.py), and the answerability model's evidence.
 
 A logistic model, fitted listwise on SQuAD 2.0 dev-a's training split by
-training/fit_answer_model.py (coefficients in qa/answering/ranker_weights.py), over what cosine
-similarity alone misses: the question's words weighted by rarity (BM25's idf), their pairs, the same
+training/fit_answer_model.py (coefficients in qa/models/ranker.json), over what cosine similarity
+alone misses: the question's words weighted by rarity (BM25's idf), their pairs, the same
 in the neighbouring sentences and the headline, whether the sentence holds the kind of thing the
 question asks for (a "when" question wants a time, "who" a person, "how many" a number), and the
 chunk's fused retrieval rank. The answerability model turns the best sentence's evidence into a
@@ -12,18 +12,20 @@ first logit: unanswerable questions are often an answerable one with a detail ch
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from qa.answering import ranker_weights as answer_model
 from qa.models.embedder import Vectors
 from qa.store.articles import StoredChunk
-from qa.store.lexical import LexicalIndex, content_words, word_spans
+from qa.store.lexical import LexicalIndex
 from qa.types import Article, Entity, Sentence
+from qa.words import content_words, word_spans
 
 # Question cue → the entity labels (spaCy's OntoNotes set) an answer to it is made of.
 _ANSWER_TYPES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = (
@@ -49,6 +51,9 @@ _ANSWER_TYPES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = (
         frozenset({"GPE", "LOC", "FAC"}),
     ),
 )
+
+# The shipped coefficients of both models (training/fit_answer_model.py writes them).
+FITTED = Path(__file__).resolve().parents[1] / "models" / "ranker.json"
 
 SENTENCE_FEATURES = (
     "cosine",
@@ -290,20 +295,16 @@ def abstain_features(
 
 @dataclass(frozen=True)
 class AnswerModel:
-    """Coefficients of the two logistic models (defaults: the fitted ones)."""
+    """Coefficients of the two logistic models, and the confidence below which the ranker alone
+    (answer.reader: false) abstains."""
 
     sentence_weights: Mapping[str, float]
     sentence_bias: float
     abstain_weights: Mapping[str, float]
     abstain_bias: float
-    min_confidence: float = answer_model.MIN_CONFIDENCE
+    min_confidence: float
 
     @classmethod
-    def fitted(cls) -> AnswerModel:
-        return cls(
-            answer_model.SENTENCE_WEIGHTS,
-            answer_model.SENTENCE_BIAS,
-            answer_model.ABSTAIN_WEIGHTS,
-            answer_model.ABSTAIN_BIAS,
-            answer_model.MIN_CONFIDENCE,
-        )
+    def fitted(cls, path: Path = FITTED) -> AnswerModel:
+        """The shipped coefficients, written by training/fit_answer_model.py."""
+        return cls(**json.loads(path.read_text(encoding="utf-8")))

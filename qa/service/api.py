@@ -30,17 +30,15 @@ from qa.ingest.loaders import (
     parse_json,
     unused_fields,
 )
-from qa.service.conversations import ConversationStore
+from qa.service.conversations import MAX_CONVERSATION_ID_CHARS, ConversationStore
 from qa.service.errors import ApiError
-from qa.service.openapi import MAX_SOURCES, SCHEMAS, openapi_document
+from qa.service.openapi import MAX_PAGE_SIZE, MAX_SOURCES, SCHEMAS, openapi_document
 from qa.service.serialize import answer_to_json, article_to_json, coverage_to_json, summary_to_json
 from qa.types import Article, ArticleFilter
 from qa.wiring import Components
 
 STATE_KEY = "qa"
 DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
-MAX_CONVERSATION_ID_CHARS = 64
 # What an ask may hold: the fields the OpenAPI document gives AskRequest, so the two cannot differ.
 ASK_FIELDS = frozenset(SCHEMAS["AskRequest"]["properties"])
 UPLOAD_FIELD = "file"

@@ -23,15 +23,13 @@ thread-safe.
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from spacy.lang.en.stop_words import STOP_WORDS
-
 from qa.store.database import Database
+from qa.words import STOPWORDS, words
 
 # Words that point back to something said before: their presence marks a follow-up.
 ANAPHORS = frozenset(
@@ -43,22 +41,19 @@ MIN_SELF_CONTAINED_TERMS = 2
 # How many earlier turns lend their terms to a follow-up, and at most how many terms in all.
 TURNS_REMEMBERED = 2
 MAX_CONTEXT_TERMS = 24
-_WORD = re.compile(r"[\w'’.-]+")
-
-
-def _words(text: str) -> list[str]:
-    return [w.strip(".'’-").lower() for w in _WORD.findall(text) if w.strip(".'’-")]
+# The longest conversation id a client may send back (ids this store makes are shorter).
+MAX_CONVERSATION_ID_CHARS = 64
 
 
 def key_terms(text: str) -> list[str]:
-    """Content words of `text` in order, without stop words, duplicates or bare numbers' noise.
+    """Content words of `text` in order (`qa.words`), without stop words or duplicates.
 
     >>> key_terms("When will the coalition forces withdraw?")
     ['coalition', 'forces', 'withdraw']
     """
     seen: list[str] = []
-    for word in _words(text):
-        if word in STOP_WORDS or len(word) < 2 or word in seen:
+    for word in words(text):
+        if word in STOPWORDS or word in seen:
             continue
         seen.append(word)
     return seen
@@ -66,8 +61,7 @@ def key_terms(text: str) -> list[str]:
 
 def needs_context(question: str) -> bool:
     """Whether a question leans on earlier turns: it refers back, or says too little alone."""
-    words = _words(question)
-    if any(word in ANAPHORS for word in words):
+    if any(word in ANAPHORS for word in words(question)):
         return True
     return len(key_terms(question)) <= MIN_SELF_CONTAINED_TERMS - 1
 

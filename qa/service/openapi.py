@@ -11,10 +11,12 @@ import copy
 from typing import Any
 
 from qa.ingest.loaders import MAX_ARTICLE_ID_CHARS
+from qa.service.conversations import MAX_CONVERSATION_ID_CHARS
 from qa.types import ABSTAIN_REASONS
 
 # The most source names one question may be restricted to (the ask view enforces it).
 MAX_SOURCES = 50
+MAX_PAGE_SIZE = 100
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
 _DATE = {"type": ["string", "null"], "format": "date"}
@@ -68,7 +70,7 @@ SCHEMAS: dict[str, Any] = {
         {
             "question": {"type": "string", "minLength": 1},
             "top_k": {"type": "integer", "minimum": 1, "description": "Up to server.max_top_k."},
-            "conversation_id": {"type": "string", "maxLength": 64},
+            "conversation_id": {"type": "string", "maxLength": MAX_CONVERSATION_ID_CHARS},
             "since": {
                 "type": "string",
                 "format": "date",
@@ -356,7 +358,10 @@ PATHS: dict[str, Any] = {
     "/api/articles": {
         "get": {
             "summary": "List articles, newest first",
-            "parameters": [_query_parameter("offset", 0), _query_parameter("limit", 1, 100)],
+            "parameters": [
+                _query_parameter("offset", 0),
+                _query_parameter("limit", 1, MAX_PAGE_SIZE),
+            ],
             "responses": {
                 "200": _json(_ref("ArticleList"), "One page of articles and the total."),
                 "400": _error("offset or limit out of range."),

@@ -13,8 +13,9 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from qa.store.database import Database
-from qa.store.lexical import bm25_idf, content_words
+from qa.store.lexical import bm25_idf
 from qa.types import ArticleFilter
+from qa.words import content_words
 
 # PostgreSQL keeps at most this many positions of one lexeme in a tsvector, and refuses a
 # lexeme longer than this many bytes.

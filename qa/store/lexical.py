@@ -1,5 +1,5 @@
-"""Lexical matching: the word normalization shared by keyword search and sentence scoring, and
-the keyword indexes over the store's chunk passages (headline + chunk text).
+"""Keyword search: BM25 over the store's chunk passages (headline + chunk text), in the words of
+`qa.words`.
 
 Two `LexicalIndex`es, chosen with the store (`qa.wiring`):
 - `BM25Index` (SQLite stores): BM25 in memory, kept in step with the store incrementally. When
@@ -20,11 +20,8 @@ before the best are taken, so a restricted search is as deep as an open one.
 from __future__ import annotations
 
 import bisect
-import functools
 import math
-import re
 import threading
-import unicodedata
 from array import array
 from collections import Counter
 from collections.abc import Collection, Sequence
@@ -33,92 +30,17 @@ from typing import Protocol
 import numpy as np
 
 from qa.types import ArticleFilter
-
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-]*")
-_POSSESSIVE = re.compile(r"'s?$")
-STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further had
-    has have having he her here hers herself him himself his how i if in into is it its itself just
-    me more most my myself no nor not now of off on once only or other our ours ourselves out over
-    own same she should so some such than that the their theirs them themselves then there these
-    they this those through to too under until up very was we were what when where which while who
-    whom whose why will with would you your yours yourself yourselves many much long said says say
-    tell told according""".split()
-)
+from qa.words import content_words
 
 # BM25's term-frequency saturation and length normalization (Lucene's and bm25s' defaults).
 K1 = 1.5
 B = 0.75
 
 
-@functools.lru_cache(maxsize=1 << 17)
-def stem(word: str) -> str:
-    """A deliberately light suffix strip: enough to match withdraw/withdrawn/withdrawal.
-    Cached: ranking a question's candidates stems thousands of words, most of them seen before
-    (it was a tenth of a question's time on the 19k-article archive)."""
-    for suffix in ("ations", "ation", "ings", "ing", "als", "al", "ies", "es", "ed", "n", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
-
-
-def content_words(text: str) -> list[str]:
-    """Lower-cased, lightly stemmed words that carry meaning (no stopwords, no possessive 's),
-    in text order."""
-    return list(_content_words(text))
-
-
-def word_spans(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, stemmed lower-case word) for every word of `text`, stopwords included."""
-    return list(_word_spans(text))
-
-
-# Letters that Unicode does not decompose into a base letter and an accent.
-_UNDECOMPOSED = str.maketrans(
-    {
-        "ł": "l",
-        "Ł": "L",
-        "ø": "o",
-        "Ø": "O",
-        "đ": "d",
-        "Đ": "D",
-        "ı": "i",
-        "ß": "ss",
-        "æ": "ae",
-        "Æ": "AE",
-        "œ": "oe",
-        "Œ": "OE",
-        "þ": "th",
-        "Þ": "Th",
-    }
-)
-
-
-def without_accents(text: str) -> str:
-    """`text` with accents taken off its letters ("Gdańsk" → "Gdansk"), so that a word matches
-    however it was typed; other characters are kept (offsets may move where one decomposes)."""
-    if text.isascii():
-        return text
-    decomposed = unicodedata.normalize("NFKD", text.translate(_UNDECOMPOSED))
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-# Both cached by text: the ranker reads the same retrieved sentences question after question
-# (on the demo archive it split about 200 sentences a question into words: a tenth of a
-# question's time; the ranker's candidates took 8-9 ms a question before, 4.4 ms after).
-@functools.lru_cache(maxsize=1 << 15)
-def _content_words(text: str) -> tuple[str, ...]:
-    words = (_POSSESSIVE.sub("", w) for w in _WORD.findall(without_accents(text).lower()))
-    return tuple(stem(w) for w in words if w and w not in STOPWORDS)
-
-
-@functools.lru_cache(maxsize=1 << 15)
-def _word_spans(text: str) -> tuple[tuple[int, int, str], ...]:
-    return tuple(
-        (m.start(), m.end(), stem(_POSSESSIVE.sub("", m.group().lower())))
-        for m in _WORD.finditer(text)
-    )
+def bm25_saturation(counts: np.ndarray, lengths: np.ndarray, average: float) -> np.ndarray:
+    """BM25's (Lucene variant) weight of a word's count in each passage, between 0 and 1: counts
+    saturate, and long passages need more of them."""
+    return np.asarray(counts / (K1 * ((1 - B) + B * lengths / average) + counts))
 
 
 def bm25_idf(document_frequency: int, documents: int) -> float:
@@ -328,7 +250,7 @@ class BM25Index:
             idf = np.float32(bm25_idf(self._document_frequency[term], documents))
             slots = np.array(self._posting_slots[term], dtype=np.int64)
             counts = np.array(self._posting_counts[term], dtype=np.float32)
-            saturation = counts / (K1 * ((1 - B) + B * lengths[slots] / average) + counts)
+            saturation = bm25_saturation(counts, lengths[slots], float(average))
             scores[slots] += (idf * saturation).astype(np.float32)
         return slot_ids[live], scores[live]
 
