@@ -21,11 +21,12 @@ from qa.ingest.ingester import Ingester
 from qa.ingest.loaders import article_from_record
 from qa.ingest.sentences import SpacySplitter
 from qa.models.embedder import HashEmbedder
-from qa.store.articles import ArticleRecord, ArticleStore
+from qa.store.articles import ArticleStore
 from qa.store.database import Database, PostgresDatabase
 from qa.store.full_text import PostgresLexicalIndex
 from qa.store.index import Index
 from qa.store.lexical import BM25Index, LexicalIndex
+from qa.store.rows import ArticleRecord
 from qa.types import Article, ArticleFilter
 from qa.wiring import make_lexical_index
 from qa.words import content_words, word_spans

@@ -49,8 +49,8 @@ from qa.answering.ranker import (
 from qa.answering.spans import ReadSentence, choose_span, short_answer
 from qa.models.embedder import Vectors
 from qa.models.reader import SpanReader
-from qa.store.articles import StoredChunk
 from qa.store.lexical import LexicalIndex, bm25_saturation
+from qa.store.rows import StoredChunk
 from qa.types import Answer, Citation, TimelineEntry
 from qa.words import content_words
 

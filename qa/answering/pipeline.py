@@ -14,9 +14,9 @@ from qa.config import ConfigError, Settings
 from qa.ingest.clean import one_line
 from qa.models.embedder import Embedder, Vectors
 from qa.models.reader import SpanReader
-from qa.store.articles import StoredChunk
 from qa.store.index import Index
 from qa.store.lexical import LexicalIndex
+from qa.store.rows import StoredChunk
 from qa.types import Answer, ArticleFilter
 
 

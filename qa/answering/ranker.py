@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from qa.models.embedder import Vectors
-from qa.store.articles import StoredChunk
 from qa.store.lexical import LexicalIndex
+from qa.store.rows import StoredChunk
 from qa.types import Article, Entity, Sentence
 from qa.words import content_words, word_spans
 

@@ -21,8 +21,8 @@ from tqdm import tqdm
 from qa.ingest.loaders import ArticleError, find_article_files, load_file
 from qa.ingest.sentences import Splitter, make_chunks, to_sentences
 from qa.models.embedder import Embedder, mean_of_rows
-from qa.store.articles import ArticleRecord, content_hash
 from qa.store.index import Index
+from qa.store.rows import ArticleRecord, content_hash
 from qa.types import Article, Chunk, Sentence
 
 

@@ -32,7 +32,8 @@ from qa.ingest.loaders import (
 )
 from qa.service.conversations import MAX_CONVERSATION_ID_CHARS, ConversationStore
 from qa.service.errors import ApiError
-from qa.service.openapi import MAX_PAGE_SIZE, MAX_SOURCES, SCHEMAS, openapi_document
+from qa.service.openapi import openapi_document
+from qa.service.schemas import MAX_PAGE_SIZE, MAX_SOURCES, SCHEMAS
 from qa.service.serialize import answer_to_json, article_to_json, coverage_to_json, summary_to_json
 from qa.types import Article, ArticleFilter
 from qa.wiring import Components

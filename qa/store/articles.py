@@ -9,11 +9,9 @@ writing, never what was committed before.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import uuid
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,53 +19,19 @@ from qa.ingest.sentences import chunk_passage
 from qa.models.embedder import Vectors
 from qa.store.database import Database, DatabaseError, Row
 from qa.store.full_text import add_passage_terms, passage_terms
+from qa.store.rows import (
+    SCHEMA,
+    SCHEMA_VERSION,
+    ArticleRecord,
+    StoredChunk,
+    article_from_row,
+    content_hash,
+    vector_blob,
+    vectors_from_rows,
+    where_clause,
+)
 from qa.types import Article, ArticleFilter, ArticleSummary, Chunk, Coverage, Entity, Sentence
 
-# Bumped when existing tables change. A new table is created if missing (here, and by
-# qa.service.conversations and qa.service.rate_limits for the server's own), so an older store gains
-# it.
-SCHEMA_VERSION = 1
-
-# {blob} and {serial} are filled in per database (qa.store.database).
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS articles (
-    id TEXT PRIMARY KEY,
-    title TEXT NOT NULL,
-    text TEXT NOT NULL,
-    source TEXT,
-    published TEXT,
-    url TEXT,
-    dateline TEXT,
-    origin TEXT,
-    content_hash TEXT NOT NULL,
-    ingested_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS articles_content_hash ON articles (content_hash);
-CREATE TABLE IF NOT EXISTS sentences (
-    article_id TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
-    position INTEGER NOT NULL,
-    start INTEGER NOT NULL,
-    "end" INTEGER NOT NULL,
-    entities TEXT NOT NULL,
-    vector {blob} NOT NULL,
-    PRIMARY KEY (article_id, position)
-);
-CREATE TABLE IF NOT EXISTS chunks (
-    id {serial},
-    article_id TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
-    position INTEGER NOT NULL,
-    first_sentence INTEGER NOT NULL,
-    last_sentence INTEGER NOT NULL,
-    vector {blob} NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunks_article ON chunks (article_id);
-CREATE TABLE IF NOT EXISTS chunk_removals (
-    generation BIGINT NOT NULL,
-    chunk_id BIGINT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunk_removals_generation ON chunk_removals (generation);
-"""
 # The write that removed each chunk is logged for this many generations back, so that an
 # in-memory keyword index can follow deletions without listing every chunk id; one further
 # behind lists them (qa.store.lexical.BM25Index).
@@ -92,60 +56,6 @@ class ArticleNotFoundError(KeyError):
     """No article has that id."""
 
 
-@dataclass(frozen=True)
-class StoredChunk:
-    """A chunk as read back for answering: its article and its sentences (with vectors)."""
-
-    id: int
-    chunk: Chunk
-    article: Article
-    sentences: tuple[Sentence, ...]
-    sentence_vectors: Vectors
-
-
-@dataclass(frozen=True)
-class ArticleRecord:
-    """Everything one article's ingest writes, prepared (and embedded) before the transaction."""
-
-    article: Article
-    sentences: Sequence[Sentence]
-    sentence_vectors: Vectors
-    chunks: Sequence[Chunk]
-    chunk_vectors: Vectors
-
-
-def content_hash(article: Article) -> str:
-    """What makes two versions of an article the same version (metadata included)."""
-    published = article.published.isoformat() if article.published else ""
-    parts = [article.title, article.text, article.source or "", published, article.url or ""]
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
-
-
-def _article_from_row(row: Row) -> Article:
-    published = dt.date.fromisoformat(row["published"]) if row["published"] else None
-    return Article(
-        id=row["id"],
-        title=row["title"],
-        text=row["text"],
-        source=row["source"],
-        published=published,
-        url=row["url"],
-        dateline=row["dateline"],
-        origin=row["origin"],
-    )
-
-
-def _vector_blob(vector: Vectors) -> bytes:
-    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
-
-
-def _vectors_from_rows(rows: Sequence[Row], dimension: int) -> Vectors:
-    if not rows:
-        return np.zeros((0, dimension), dtype=np.float32)
-    joined = b"".join(bytes(r["vector"]) for r in rows)
-    return np.frombuffer(joined, dtype=np.float32).reshape(len(rows), dimension)
-
-
 class ArticleStore:
     """Thread-safe article store over a `Database` (SQLite file or PostgreSQL server)."""
 
@@ -153,7 +63,7 @@ class ArticleStore:
         """Create the schema if needed; refuse a store of another schema version or model."""
         self.database = database
         self.dimension = dimension
-        schema = _SCHEMA.format(blob=database.blob_type, serial=database.serial_primary_key)
+        schema = SCHEMA.format(blob=database.blob_type, serial=database.serial_primary_key)
         try:
             with database.schema_change():
                 for statement in schema.split(";"):
@@ -269,7 +179,7 @@ class ArticleStore:
                             s.start,
                             s.end,
                             json.dumps([[e.label, e.start, e.end] for e in s.entities]),
-                            _vector_blob(vector),
+                            vector_blob(vector),
                         )
                         for s, vector in zip(record.sentences, record.sentence_vectors, strict=True)
                     ],
@@ -280,7 +190,7 @@ class ArticleStore:
                         chunk.position,
                         chunk.first_sentence,
                         chunk.last_sentence,
-                        _vector_blob(vector),
+                        vector_blob(vector),
                     )
                     if full_text:
                         values += (passage_terms(chunk_passage(article.title, chunk.text)),)
@@ -348,7 +258,7 @@ class ArticleStore:
             rows = self.database.execute("SELECT * FROM articles WHERE id = ?", (article_id,))
             if not rows:
                 raise ArticleNotFoundError(article_id)
-            article = _article_from_row(rows[0])
+            article = article_from_row(rows[0])
             sentence_rows = self.database.execute(
                 'SELECT position, start, "end", entities FROM sentences WHERE article_id = ? '
                 "ORDER BY position",
@@ -413,37 +323,13 @@ class ArticleStore:
         if where is None:
             rows = self.database.execute("SELECT id FROM chunks ORDER BY id")
             return [int(r["id"]) for r in rows]
-        conditions, parameters = self.where_clause(where)
+        conditions, parameters = where_clause(where)
         rows = self.database.execute(
             f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id{conditions} "
             "ORDER BY c.id",
             parameters,
         )
         return [int(r["id"]) for r in rows]
-
-    @staticmethod
-    def where_clause(where: ArticleFilter | None) -> tuple[str, list[object]]:
-        """`where` as SQL over the articles table aliased `a`: " WHERE …" (or "" for no
-        condition) and its parameters."""
-        if where is None:
-            return "", []
-        clauses: list[str] = []
-        parameters: list[object] = []
-        # Both sides lowered by the database, so that they fold alike (SQLite folds ASCII only).
-        for column, values, marker in (
-            ("a.id", where.article_ids, "?"),
-            ("lower(a.source)", where.sources, "lower(CAST(? AS TEXT))"),
-        ):
-            if values is not None:
-                clauses.append(f"{column} IN ({', '.join(marker for _ in values) or 'NULL'})")
-                parameters.extend(sorted(values))
-        if where.published_from is not None:
-            clauses.append("a.published >= ?")
-            parameters.append(where.published_from.isoformat())
-        if where.published_to is not None:
-            clauses.append("a.published <= ?")
-            parameters.append(where.published_to.isoformat())
-        return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), parameters
 
     def chunk_vectors(self, ids: Collection[int] | None = None) -> tuple[np.ndarray, Vectors]:
         """Chunk ids and vectors (all, or those with the given ids), for the vector index."""
@@ -452,7 +338,7 @@ class ArticleStore:
         else:
             rows = self._select_by_ids("SELECT id, vector FROM chunks WHERE", "id", ids)
         identifiers = np.array([int(r["id"]) for r in rows], dtype=np.int64)
-        return identifiers, _vectors_from_rows(rows, self.dimension)
+        return identifiers, vectors_from_rows(rows, self.dimension)
 
     def chunk_count(self) -> int:
         return int(self.database.execute("SELECT COUNT(*) AS n FROM chunks")[0]["n"])
@@ -508,7 +394,7 @@ class ArticleStore:
                     [article_row] = self.database.execute(
                         "SELECT * FROM articles WHERE id = ?", (article_id,)
                     )
-                    articles[article_id] = _article_from_row(article_row)
+                    articles[article_id] = article_from_row(article_row)
                 article = articles[article_id]
                 sentence_rows = self.database.execute(
                     'SELECT position, start, "end", entities, vector FROM sentences '
@@ -524,6 +410,6 @@ class ArticleStore:
                     int(row["last_sentence"]),
                     article.text[start:end],
                 )
-                vectors = _vectors_from_rows(sentence_rows, self.dimension)
+                vectors = vectors_from_rows(sentence_rows, self.dimension)
                 found.append(StoredChunk(int(chunk_id), chunk, article, sentences, vectors))
         return found

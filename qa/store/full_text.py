@@ -14,6 +14,7 @@ from typing import Protocol
 
 from qa.store.database import Database
 from qa.store.lexical import bm25_idf
+from qa.store.rows import where_clause
 from qa.types import ArticleFilter
 from qa.words import content_words
 
@@ -93,8 +94,6 @@ class PassageTermStore(Protocol):
 
     database: Database
 
-    def where_clause(self, where: ArticleFilter | None) -> tuple[str, list[object]]: ...
-
 
 class PostgresLexicalIndex:
     """Keyword search run by PostgreSQL over each chunk's `passage_terms` tsvector (the chunk's
@@ -169,7 +168,7 @@ class PostgresLexicalIndex:
         passage holds at least one of the words and whose article matches `where`; score = Σ
         weight × ts_rank(passage, word, 1) over the (word, weight) pairs (ts_rank normalization
         1: divided by 1 + log of the passage's length in words)."""
-        conditions, parameters = self.store.where_clause(where)
+        conditions, parameters = where_clause(where)
         join = " JOIN articles a ON a.id = c.article_id" if where is not None else ""
         score = " + ".join("? * ts_rank(c.passage_terms, CAST(? AS tsquery), 1)" for _ in weights)
         matches = "c.passage_terms @@ CAST(? AS tsquery)"

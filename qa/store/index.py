@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from qa.models.embedder import Embedder, Vectors
-from qa.store.articles import ArticleRecord, ArticleStore, StoreError
+from qa.store.articles import ArticleStore, StoreError
 from qa.store.database import Database, DatabaseError, SQLiteDatabase
 from qa.store.files import replaced_atomically
+from qa.store.rows import ArticleRecord
 from qa.store.vectors import SAVED_FAISS_FILES, FaissVectorIndex, VectorIndex
 from qa.types import ArticleFilter
 
