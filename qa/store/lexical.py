@@ -7,8 +7,8 @@ Two `LexicalIndex`es, chosen with the store (`qa.wiring`):
   removed, the list of chunk ids), instead of re-reading and re-tokenizing every passage. Scores
   are computed at question time from live term statistics, so an added or deleted chunk changes
   every idf without touching the other chunks' postings. (bm25s, which this replaced,
-  precomputes every chunk's score for every word, so each write meant a whole rebuild: 4.9 s at
-  35,500 chunks.) The scores are bm25s' Lucene variant to the bit, so rankings did not change.
+  precomputes every chunk's score for every word, so each write meant a whole rebuild.) The
+  scores are bm25s' Lucene variant to the bit, so rankings did not change.
 - `qa.store.full_text.PostgresLexicalIndex` (PostgreSQL stores): the database ranks the passages
   with its full-text search (a tsvector of the same words, a GIN index), so a replica keeps nothing
   corpus-sized in memory and sees another replica's writes on its next question.
@@ -104,9 +104,8 @@ def without_accents(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-# Both cached by text: the ranker reads the same retrieved sentences question after question
-# (on the demo archive it split about 200 sentences a question into words: a tenth of a
-# question's time; the ranker's candidates took 8-9 ms a question before, 4.4 ms after).
+# Both cached by text: the ranker reads the same retrieved sentences question after question,
+# and splitting them into words again each time was a good part of a question's time.
 @functools.lru_cache(maxsize=1 << 15)
 def _content_words(text: str) -> tuple[str, ...]:
     words = (_POSSESSIVE.sub("", w) for w in _WORD.findall(without_accents(text).lower()))
