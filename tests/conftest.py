@@ -15,6 +15,7 @@ from qa.config import Settings, load_settings
 from qa.ingest.loaders import article_from_record
 from qa.ingest.sentences import SpacySplitter
 from qa.models.embedder import SentenceTransformerEmbedder
+from qa.models.onnx_runtime import cpu_has_bfloat16
 from qa.models.reader import SpanReader
 from qa.wiring import Components, make_reader, open_components
 
@@ -27,6 +28,14 @@ SEED_SENTENCE_START = "On Aug. 20, U.S. President Donald Trump confirmed"
 SEED_SENTENCE_END = "within three years."
 # Wire boilerplate of the seed file that no stored sentence may contain.
 SEED_FURNITURE = ("Source:", "Editor:", "Enditem", "KEY WORDS", "EXPLORE XINHUANET", "0100200707")
+
+# For tests of bfloat16's arithmetic: without those instructions OpenVINO computes in float32,
+# and such a test would compare float32 with float32.
+needs_bfloat16 = pytest.mark.skipif(
+    not cpu_has_bfloat16(),
+    reason="this CPU has no bfloat16 instructions (AVX-512 BF16/AMX): "
+    "openvino-bf16 would run float32",
+)
 
 
 def unavailable(message: str) -> NoReturn:
@@ -54,7 +63,8 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def embedder(settings: Settings) -> SentenceTransformerEmbedder:
-    """The real embedding model, loaded once for the whole test session."""
+    """The real embedding model (its float32 graph under ONNX Runtime), loaded once for the
+    whole test session."""
     model = SentenceTransformerEmbedder(settings.embedding.model, settings.embedding.batch_size)
     model.warm_up()
     return model

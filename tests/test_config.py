@@ -62,6 +62,18 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
         ("answer:\n  top_k: 3.5\n", {}, "answer.top_k: expected int"),
         ("answer:\n  top_k: yes\n", {}, "answer.top_k: expected int"),
         ("answer:\n  min_confidence: .nan\n", {}, "answer.min_confidence: expected float"),
+        # Runtimes that no longer serve (torch only trains and exports; int8 was retired).
+        (
+            "embedding:\n  runtime: torch\n",
+            {},
+            "{path}: embedding.runtime must be one of auto, onnx, openvino-bf16, not 'torch'",
+        ),
+        (
+            "",
+            {"QA_ANSWER_READER_RUNTIME": "onnx-int8"},
+            "QA_ANSWER_READER_RUNTIME: answer.reader_runtime must be one of auto, onnx, "
+            "openvino-bf16, not 'onnx-int8'",
+        ),
     ],
 )
 def test_malformed_settings_name_the_problem(

@@ -2,21 +2,23 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from conftest import needs_bfloat16
 from qa.config import ConfigError, Settings
 from qa.models.embedder import (
     HashEmbedder,
     SentenceTransformerEmbedder,
     Vectors,
+    load_sentence_transformer,
     mean_of_rows,
     resolve_model_path,
 )
 from qa.models.embedder_onnx import export_embedder_onnx, onnx_cache_path
 from qa.models.onnx_runtime import OnnxGraphError
-from qa.wiring import make_embedder
 
 
 def test_mean_of_rows_is_the_unit_length_mean_of_each_range() -> None:
@@ -38,11 +40,8 @@ def test_mean_of_rows_refuses_empty_or_outside_ranges(bad: tuple[int, int]) -> N
         mean_of_rows(vectors, [(0, 2), bad])
 
 
-# The ONNX query encoder against torch (qa/models/embedder_onnx.py). Float32 ONNX runs torch's
-# arithmetic in another order, so only rounding separates them (measured: cosine >= 0.9999998,
-# largest difference 1.8e-7). Int8 weights and per-batch int8 activations move a question's vector
-# further (measured: cosine 0.992-0.995 for these questions), so the bound is looser and the check
-# that matters is that it still finds the same passage.
+# The exported graph against sentence-transformers in torch, which it is exported from.
+# Float32 ONNX runs torch's arithmetic in another order, so only rounding separates them.
 QUESTIONS = [
     "when will coalition forces withdraw?",
     "who is the JOC spokesman?",
@@ -57,12 +56,27 @@ PASSAGES = [
     "The new dam on the river cost 4.2 billion dollars and took nine years to build.",
     "The home side won the cup final 2-1 after extra time on Sunday.",
 ]
+# With a short one and one longer than the model's 256 tokens, which is cut as
+# sentence-transformers cuts it; batches are sorted by length and must come back in order.
+MIXED_PASSAGES = [*PASSAGES, "Short.", " ".join(PASSAGES * 6)]
 FLOAT32_MIN_COSINE = 0.9999
 FLOAT32_MAX_DIFF = 1e-5
-INT8_MIN_COSINE = 0.98
-# bfloat16 matrix products (OpenVINO) keep 8 bits of each product's inputs: measured, cosine
-# 0.99996 or more for 1,113 news sentences, 0.99998 for these questions and passages.
+# bfloat16 matrix products (OpenVINO) keep 8 bits of each product's inputs.
 BFLOAT16_MIN_COSINE = 0.9995
+
+
+@pytest.fixture(scope="module")
+def reference(settings: Settings) -> Any:
+    """The embedding model in torch, as sentence-transformers runs it."""
+    return load_sentence_transformer(settings.embedding.model)
+
+
+def _queries(model: Any, texts: list[str]) -> Vectors:
+    return np.asarray(model.encode_query(texts, normalize_embeddings=True), dtype=np.float32)
+
+
+def _passages(model: Any, texts: list[str]) -> Vectors:
+    return np.asarray(model.encode_document(texts, normalize_embeddings=True), dtype=np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -72,13 +86,13 @@ def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def onnx_embedders(settings: Settings, onnx_cache: Path) -> dict[str, SentenceTransformerEmbedder]:
-    """The embedding model with questions encoded under each ONNX runtime, each exported into
-    a fresh cache (which is also the missing-cache case)."""
+    """The embedding model under each runtime, exported into a fresh cache (which is also the
+    missing-cache case)."""
     embedders = {
         runtime: SentenceTransformerEmbedder(
             settings.embedding.model, runtime=runtime, cache_dir=onnx_cache
         )
-        for runtime in ("onnx", "onnx-int8", "openvino-bf16")
+        for runtime in ("onnx", "openvino-bf16")
     }
     for embedder in embedders.values():
         embedder.warm_up()
@@ -89,125 +103,117 @@ def _cosines(left: Vectors, right: Vectors) -> Vectors:
     return np.asarray((left * right).sum(axis=1), dtype=np.float32)
 
 
-def test_float32_onnx_query_vectors_are_torchs_to_rounding(
-    embedder: SentenceTransformerEmbedder, onnx_embedders: dict[str, SentenceTransformerEmbedder]
+def test_float32_onnx_query_vectors_are_sentence_transformers_to_rounding(
+    reference: Any, onnx_embedders: dict[str, SentenceTransformerEmbedder]
 ) -> None:
-    want = embedder.encode_queries(QUESTIONS)
-    have = onnx_embedders["onnx"].encode_queries(QUESTIONS)
+    onnx = onnx_embedders["onnx"]
+    want = _queries(reference, QUESTIONS)
+    have = onnx.encode_queries(QUESTIONS)
     assert have.dtype == np.float32 and have.shape == want.shape == (len(QUESTIONS), 384)
     assert _cosines(have, want).min() >= FLOAT32_MIN_COSINE
     assert np.abs(have - want).max() < FLOAT32_MAX_DIFF
     # One at a time, as the pipeline asks (other padding, other batch shape).
-    alone = np.stack([onnx_embedders["onnx"].encode_queries([q])[0] for q in QUESTIONS])
+    alone = np.stack([onnx.encode_queries([q])[0] for q in QUESTIONS])
     assert np.abs(alone - want).max() < FLOAT32_MAX_DIFF
-    # Cut at the model's 256 tokens, as sentence-transformers cuts it.
-    too_long = [" ".join(["coalition forces will withdraw within three years"] * 60)]
-    assert (
-        np.abs(
-            onnx_embedders["onnx"].encode_queries(too_long) - embedder.encode_queries(too_long)
-        ).max()
-        < FLOAT32_MAX_DIFF
+    too_long = MIXED_PASSAGES[-1:]
+    assert np.abs(onnx.encode_queries(too_long) - _queries(reference, too_long)).max() < (
+        FLOAT32_MAX_DIFF
     )
 
 
-def test_int8_onnx_query_vectors_stay_close_and_find_the_same_passage(
-    embedder: SentenceTransformerEmbedder, onnx_embedders: dict[str, SentenceTransformerEmbedder]
+def test_float32_onnx_passages_are_sentence_transformers_in_any_batch(
+    reference: Any, onnx_embedders: dict[str, SentenceTransformerEmbedder]
 ) -> None:
-    passages = embedder.encode_documents(PASSAGES)
-    want = embedder.encode_queries(QUESTIONS)
-    have = onnx_embedders["onnx-int8"].encode_queries(QUESTIONS)
-    assert np.allclose(np.linalg.norm(have, axis=1), 1.0, atol=1e-5)
-    assert _cosines(have, want).min() >= INT8_MIN_COSINE
-    assert list((want @ passages.T).argmax(axis=1)) == list(range(len(QUESTIONS)))
-    assert list((have @ passages.T).argmax(axis=1)) == list(range(len(QUESTIONS)))
+    # So an index holds the same vectors whichever runtime made or queries it.
+    want = _passages(reference, MIXED_PASSAGES)
+    onnx = onnx_embedders["onnx"]
+    configured = onnx.batch_size
+    try:
+        for batch_size in (1, 2, len(MIXED_PASSAGES)):
+            onnx.batch_size = batch_size
+            have = onnx.encode_documents(MIXED_PASSAGES, progress=batch_size == 2)
+            assert have.dtype == np.float32 and have.shape == want.shape
+            assert np.abs(have - want).max() < FLOAT32_MAX_DIFF
+    finally:
+        onnx.batch_size = configured  # the fixture is shared by the module's other tests
+    assert onnx.encode_documents([]).shape == (0, 384)
+    assert onnx.encode_queries([]).shape == (0, 384)
+    assert onnx.dimension == reference.get_embedding_dimension()
 
 
-def test_bfloat16_openvino_vectors_stay_close_and_find_the_same_passage(
-    embedder: SentenceTransformerEmbedder, onnx_embedders: dict[str, SentenceTransformerEmbedder]
+def test_the_openvino_runtime_encodes_through_the_same_graph(
+    reference: Any, onnx_embedders: dict[str, SentenceTransformerEmbedder]
 ) -> None:
-    bfloat16 = onnx_embedders["openvino-bf16"]
-    passages = [*PASSAGES, "Short.", " ".join(PASSAGES)]
-    want_passages = embedder.encode_documents(passages)
-    want_questions = embedder.encode_queries(QUESTIONS)
-    have_passages = bfloat16.encode_documents(passages)
-    have_questions = bfloat16.encode_queries(QUESTIONS)
-    alone = np.stack([bfloat16.encode_queries([q])[0] for q in QUESTIONS])
+    """In bfloat16 where the CPU has it, float32 elsewhere: close to float32's vectors either
+    way, rows in the order given."""
+    openvino = onnx_embedders["openvino-bf16"]
+    want_passages = _passages(reference, MIXED_PASSAGES)
+    want_questions = _queries(reference, QUESTIONS)
+    have_passages = openvino.encode_documents(MIXED_PASSAGES)
+    have_questions = openvino.encode_queries(QUESTIONS)
+    alone = np.stack([openvino.encode_queries([q])[0] for q in QUESTIONS])
     for have, want in ((have_passages, want_passages), (have_questions, want_questions)):
         assert have.dtype == np.float32 and have.shape == want.shape
         assert np.allclose(np.linalg.norm(have, axis=1), 1.0, atol=1e-5)
-        # Row by row: batches are sorted by length, and must come back in the order given.
         assert _cosines(have, want).min() >= BFLOAT16_MIN_COSINE
     assert _cosines(alone, want_questions).min() >= BFLOAT16_MIN_COSINE
     assert list((have_questions @ have_passages[:5].T).argmax(axis=1)) == list(range(5))
-    assert bfloat16.dimension == 384
-    assert bfloat16.encode_documents([]).shape == (0, 384)
+    assert openvino.dimension == 384
+    assert openvino.encode_documents([]).shape == (0, 384)
     # As a server's master and then a worker use it: prepared (graph checked, dimension
     # noted, no session kept), then opened on the first question.
     fresh = SentenceTransformerEmbedder(
-        bfloat16.name, runtime="openvino-bf16", cache_dir=bfloat16.cache_dir
+        openvino.name, runtime="openvino-bf16", cache_dir=openvino.cache_dir
     )
     fresh.prepare()
     assert fresh.dimension == 384
     assert np.array_equal(fresh.encode_queries(QUESTIONS), have_questions)
 
 
-def test_passages_are_float32_vectors_whichever_runtime_encodes_them(
-    embedder: SentenceTransformerEmbedder, onnx_embedders: dict[str, SentenceTransformerEmbedder]
+@needs_bfloat16
+def test_bfloat16_openvino_vectors_stay_close_and_find_the_same_passage(
+    onnx_embedders: dict[str, SentenceTransformerEmbedder],
 ) -> None:
-    # So an index holds the same vectors whichever runtime made or queries it: "onnx" encodes
-    # passages with its float32 graph, in batches sorted by length (the rows must come back
-    # in the order given), "onnx-int8" with torch.
-    passages = [*PASSAGES, "Short.", " ".join(PASSAGES)]
-    want = embedder.encode_documents(passages)
-    onnx = onnx_embedders["onnx"]
-    configured = onnx.batch_size
-    try:
-        for batch_size in (1, 2, len(passages)):
-            onnx.batch_size = batch_size
-            have = onnx.encode_documents(passages, progress=batch_size == 2)
-            assert have.dtype == np.float32 and have.shape == want.shape
-            assert np.abs(have - want).max() < FLOAT32_MAX_DIFF
-    finally:
-        onnx.batch_size = configured  # the fixture is shared by the module's other tests
-    int8 = onnx_embedders["onnx-int8"]
-    assert np.array_equal(
-        int8.encode_documents(passages[:2]), embedder.encode_documents(passages[:2])
-    )
-    assert onnx.encode_documents([]).shape == (0, 384)
-    assert onnx_embedders["onnx-int8"].encode_queries([]).shape == (0, 384)
-    assert onnx.dimension == embedder.dimension
+    float32, bfloat16 = onnx_embedders["onnx"], onnx_embedders["openvino-bf16"]
+    want = float32.encode_documents(MIXED_PASSAGES)
+    have = bfloat16.encode_documents(MIXED_PASSAGES)
+    assert np.abs(have - want).max() > FLOAT32_MAX_DIFF, "bfloat16, not float32, arithmetic"
+    assert _cosines(have, want).min() >= BFLOAT16_MIN_COSINE
+    questions = bfloat16.encode_queries(QUESTIONS)
+    assert _cosines(questions, float32.encode_queries(QUESTIONS)).min() >= BFLOAT16_MIN_COSINE
+    assert list((questions @ have[:5].T).argmax(axis=1)) == list(range(5))
 
 
-def test_onnx_exports_are_cached_once_per_runtime(
+def test_one_export_serves_both_runtimes(
     settings: Settings, onnx_embedders: dict[str, SentenceTransformerEmbedder], onnx_cache: Path
 ) -> None:
     model_path = resolve_model_path(settings.embedding.model)
-    assert sorted(entry.name for entry in onnx_cache.iterdir()) == sorted(
-        [
-            onnx_cache_path(model_path, onnx_cache, quantized=False).name,
-            onnx_cache_path(model_path, onnx_cache, quantized=True).name,
-        ]
-    ), "one float32 graph (onnx and openvino-bf16 share it), one int8, no temporary left"
+    assert [entry.name for entry in onnx_cache.iterdir()] == [
+        onnx_cache_path(model_path, onnx_cache).name
+    ], "one float32 graph (onnx and openvino-bf16 share it), no temporary left"
 
 
 def test_a_corrupt_cached_graph_is_exported_again(
-    settings: Settings, embedder: SentenceTransformerEmbedder, tmp_path: Path
+    settings: Settings, reference: Any, tmp_path: Path
 ) -> None:
-    path = onnx_cache_path(resolve_model_path(settings.embedding.model), tmp_path, False)
+    path = onnx_cache_path(resolve_model_path(settings.embedding.model), tmp_path)
     path.write_bytes(b"half a graph")
     model = settings.embedding.model
     fresh = SentenceTransformerEmbedder(model, runtime="onnx", cache_dir=tmp_path)
     have = fresh.encode_queries(QUESTIONS[:1])
     assert path.stat().st_size > 1_000_000
-    assert np.abs(have - embedder.encode_queries(QUESTIONS[:1])).max() < FLOAT32_MAX_DIFF
+    assert np.abs(have - _queries(reference, QUESTIONS[:1])).max() < FLOAT32_MAX_DIFF
 
 
-def test_an_unknown_embedding_runtime_is_a_config_error(settings: Settings) -> None:
-    with pytest.raises(ValueError, match="onnx-int8"):
-        SentenceTransformerEmbedder(settings.embedding.model, runtime="tensorrt")
-    bad = replace(settings, embedding=replace(settings.embedding, runtime="tensorrt"))
-    with pytest.raises(ConfigError, match="embedding.runtime"):
-        make_embedder(bad)
+@pytest.mark.parametrize("retired", ["torch", "onnx-int8"])
+def test_a_runtime_other_than_the_graphs_is_refused_naming_those(
+    settings: Settings, retired: str
+) -> None:
+    accepted = "must be one of auto, onnx, openvino-bf16"
+    with pytest.raises(ValueError, match=accepted):
+        SentenceTransformerEmbedder(settings.embedding.model, runtime=retired)
+    with pytest.raises(ConfigError, match=f"embedding.runtime {accepted}, not '{retired}'"):
+        replace(settings, embedding=replace(settings.embedding, runtime=retired))
 
 
 class Transformer:
@@ -239,5 +245,5 @@ def test_the_onnx_export_refuses_a_model_whose_vectors_it_would_not_reproduce(
     model = FakeModel(modules)
     model.default_prompt_name = prompt
     with pytest.raises(OnnxGraphError, match=refusal):
-        export_embedder_onnx(model, tmp_path / "graph.onnx", quantize=False)
+        export_embedder_onnx(model, tmp_path / "graph.onnx")
     assert not (tmp_path / "graph.onnx").exists()

@@ -12,9 +12,11 @@ import torch
 
 from qa.models.onnx_runtime import (
     BFLOAT16_FLAGS,
+    RUNTIMES,
     OnnxGraphError,
     OnnxSession,
     cache_path,
+    check_runtime,
     cpu_flags,
     export_graph,
     load_or_export,
@@ -47,7 +49,7 @@ INPUTS = {
 def _export(path: Path) -> Path:
     example = tuple(torch.from_numpy(INPUTS[name]) for name in INPUTS)
     axes = {name: {0: "batch", 1: "sequence"} for name in INPUTS} | {"out": {0: "batch"}}
-    return export_graph(_Tiny(), example, path, ["out"], axes, False, {"note": "tiny"})
+    return export_graph(_Tiny(), example, path, ["out"], axes, {"note": "tiny"})
 
 
 def _want() -> np.ndarray:
@@ -79,7 +81,7 @@ def test_a_corrupt_cached_graph_is_exported_again(
 
 
 def test_an_export_that_cannot_be_loaded_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(OnnxGraphError, match="torch runtime"):
+    with pytest.raises(OnnxGraphError, match="the export itself fails"):
         load_or_export(
             tmp_path / "bad.onnx", lambda target: target.write_bytes(b"garbage"), OnnxSession
         )
@@ -94,14 +96,12 @@ def test_the_session_names_a_missing_input(tmp_path: Path) -> None:
 def test_the_cache_name_follows_the_sources_content(tmp_path: Path) -> None:
     weights = tmp_path / "weights.safetensors"
     weights.write_bytes(b"first")
-    first = cache_path(tmp_path / "cache", "reader", [weights], quantized=True)
-    assert first == cache_path(tmp_path / "cache", "reader", [weights], quantized=True)
+    first = cache_path(tmp_path / "cache", "reader", [weights])
+    assert first == cache_path(tmp_path / "cache", "reader", [weights])
     assert first.parent == tmp_path / "cache" and first.name.startswith("reader-")
-    assert first.name.endswith(".int8.onnx")
-    plain = cache_path(tmp_path, "reader", [weights], quantized=False)
-    assert not plain.name.endswith(".int8.onnx")
+    assert first.suffix == ".onnx"
     weights.write_bytes(b"second")
-    assert cache_path(tmp_path / "cache", "reader", [weights], quantized=True) != first
+    assert cache_path(tmp_path / "cache", "reader", [weights]) != first
 
 
 def test_a_cache_folder_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
@@ -163,5 +163,15 @@ def test_auto_runs_openvino_in_bfloat16_only_on_a_cpu_that_has_it(tmp_path: Path
     assert cpu_flags(tmp_path / "missing") == frozenset(), "no flags list: assume none"
     assert resolve_runtime("auto", bfloat16=False) == "onnx"
     assert resolve_runtime("auto", bfloat16=True) == "openvino-bf16"
-    for runtime in ("torch", "onnx", "onnx-int8", "openvino-bf16"):
+    for runtime in ("onnx", "openvino-bf16"):
         assert resolve_runtime(runtime, bfloat16=False) == runtime, "an explicit choice stays"
+
+
+@pytest.mark.parametrize("retired", ["torch", "onnx-int8", "tensorrt"])
+def test_only_the_graph_runtimes_are_accepted(retired: str) -> None:
+    """torch only trains and exports; the int8 graph is not served."""
+    assert RUNTIMES == ("auto", "onnx", "openvino-bf16")
+    with pytest.raises(
+        ValueError, match=f"must be one of auto, onnx, openvino-bf16, not '{retired}'"
+    ):
+        check_runtime(retired, "embedding.runtime")

@@ -124,20 +124,17 @@ PLANTED = [
 TINY = TrainingSettings(epochs=12, batch_size=3, learning_rate=3e-4, seed=1, checkpoint_every=4)
 
 
-@pytest.mark.parametrize("int8_aware", [False, True], ids=["float32", "int8-aware"])
 def test_a_tiny_run_lowers_the_loss_and_finds_a_planted_span(
-    trainable: tuple[Any, Any], tmp_path: Path, int8_aware: bool
+    trainable: tuple[Any, Any], tmp_path: Path
 ) -> None:
-    # Int8-aware training is read back as it will be served: through the int8 graph.
+    # Read back as it will be served: through its exported graph.
     model, tokenizer = copy.deepcopy(trainable[0]), trainable[1]
     encoded = encode_pairs(tokenizer, PLANTED, 64)
-    settings = dataclasses.replace(TINY, int8_aware=int8_aware)
-    losses = Trainer(model, encoded, settings, None, tokenizer.pad_token_id).train(progress=False)
+    losses = Trainer(model, encoded, TINY, None, tokenizer.pad_token_id).train(progress=False)
     assert sum(losses[-4:]) / 4 < sum(losses[:4]) / 4 / 2
     save_weights(model, tmp_path / "tiny.safetensors")
-    runtime = "onnx-int8" if int8_aware else "torch"
     reader = SpanReader(
-        BASE_MODEL, tmp_path / "tiny.safetensors", runtime=runtime, cache_dir=tmp_path
+        BASE_MODEL, tmp_path / "tiny.safetensors", runtime="onnx", cache_dir=tmp_path
     )
     planted, empty = reader.read("what is the code word?", [PLANTED[1].sentence, "It rained."])
     score, start, end = planted.best_span()

@@ -47,6 +47,7 @@ from tqdm import tqdm  # noqa: E402
 from qa.answering.answerer import SentenceAnswerer  # noqa: E402
 from qa.answering.ranker import rank_candidates  # noqa: E402
 from qa.evaluation.metrics import best_f1, contains_answer, precision_recall  # noqa: E402
+from qa.models.onnx_runtime import RUNTIMES  # noqa: E402
 from qa.models.reader import BUNDLED_WEIGHTS, ReaderCalibration, Reading, SpanReader  # noqa: E402
 from training.fit_answer_model import Example, load_examples  # noqa: E402
 
@@ -291,7 +292,9 @@ def main() -> None:
     )
     parser.add_argument("--weights", type=Path, default=BUNDLED_WEIGHTS)
     parser.add_argument("--cache-dir", type=Path, help="keeps candidates and readings")
-    parser.add_argument("--runtime", default="torch", help="the reader's answer.reader_runtime")
+    parser.add_argument(
+        "--runtime", choices=RUNTIMES, default="onnx", help="the reader's answer.reader_runtime"
+    )
     parser.add_argument(
         "--max-depth", type=int, default=8, help="deepest reading that keeps p95 in budget"
     )

@@ -20,7 +20,6 @@ from typing import Any
 from qa.models.onnx_runtime import TOKENIZER_INPUTS
 from qa.models.reader import FROZEN_SUFFIX, keep_layers, load_base, load_reader
 from qa.store.files import replaced_atomically
-from training.int8_simulation import simulate_int8
 from training.reader_pairs import EncodedPair
 
 
@@ -36,12 +35,9 @@ class TrainingSettings:
     # bfloat16 autocast: about 1.8x faster on CPUs with AVX-512 BF16; the weights and the
     # optimiser stay float32.
     bfloat16: bool = False
-    # Compute in the forward pass with the int8 rounding of the `onnx-int8` runtime
-    # (training/int8_simulation.py), so the weights learn to keep their answers when quantized.
-    int8_aware: bool = False
     # Weights of a teacher reader whose start and end distributions the model also learns to
-    # match (the Trainer is given the loaded teacher): an int8-aware copy of a reader then
-    # keeps that reader's choices, not only the labels' (named here for the checkpoint check).
+    # match (the Trainer is given the loaded teacher): a smaller student then keeps that
+    # reader's choices, not only the labels' (named here for the checkpoint check).
     teacher: str = ""
     # The encoder layers the model kept of its start (load_trainable's `layers`; empty: all),
     # named here for the checkpoint check.
@@ -109,8 +105,7 @@ def save_weights(model: Any, path: Path) -> None:
 class Trainer:
     """Runs the fine-tuning of `model` over `encoded` with checkpoints in `folder` (None: no
     checkpoints). `train()` resumes from the folder's checkpoint when its settings match and
-    refuses one written with other settings or data, rather than mixing two runs. With
-    `settings.int8_aware` the model is made to compute in int8 in place (simulate_int8)."""
+    refuses one written with other settings or data, rather than mixing two runs."""
 
     def __init__(
         self,
@@ -130,8 +125,6 @@ class Trainer:
         self.folder = folder
         self.pad_id = pad_id
         self.batches = batch_order(encoded, settings.batch_size, settings.epochs, settings.seed)
-        if settings.int8_aware:
-            simulate_int8(model)
 
     def _fingerprint(self) -> dict[str, Any]:
         return {"settings": dataclasses.asdict(self.settings), "pairs": len(self.encoded)}

@@ -191,11 +191,6 @@ def main() -> None:
         help="reader weights whose readings the model also learns to match (distillation)",
     )
     parser.add_argument(
-        "--int8-aware",
-        action="store_true",
-        help="train through the onnx-int8 runtime's rounding (quantization-aware fine-tuning)",
-    )
-    parser.add_argument(
         "--keep-layers",
         type=lambda value: tuple(int(i) for i in value.split(",")),
         help="train a smaller student: only these encoder layers of the start (e.g. 0,2,4); "
@@ -216,7 +211,6 @@ def main() -> None:
         max_tokens=args.max_tokens,
         seed=args.seed,
         bfloat16=args.bfloat16,
-        int8_aware=args.int8_aware,
         teacher=str(args.teacher or ""),
         layers=args.keep_layers or (),
     )
@@ -226,7 +220,7 @@ def main() -> None:
     run = args.work / (
         f"run-{run_key(args)}-e{settings.epochs}-b{settings.batch_size}"
         f"-lr{settings.learning_rate}-t{settings.max_tokens}{'-bf16' if settings.bfloat16 else ''}"
-        f"{'-int8' if settings.int8_aware else ''}{'-taught' if args.teacher else ''}"
+        f"{'-taught' if args.teacher else ''}"
         f"{'-layers' + '.'.join(map(str, settings.layers)) if settings.layers else ''}"
     )
     teacher = load_reader(BASE_MODEL, args.teacher)[0] if args.teacher else None
@@ -241,9 +235,8 @@ def main() -> None:
         f"last steps' mean loss {np.mean(tail):.3f}"
     )
     if args.eval:
-        # An int8-aware reader is judged as it will run: through the int8 graph.
-        runtime = "onnx-int8" if settings.int8_aware else "torch"
-        reader = SpanReader(BASE_MODEL, weights, runtime=runtime)
+        # Judged as it will be served, through its float32 graph, exported beside the run.
+        reader = SpanReader(BASE_MODEL, weights, runtime="onnx", cache_dir=run)
         print(json.dumps(gold_paragraph_figures(reader, args.eval, args.eval_limit), indent=2))
 
 

@@ -164,11 +164,10 @@ class Ingester:
         """Store new and changed articles; unchanged ones are recognised and left alone.
 
         Batches are committed in order, one at a time. While one is encoded (on every core),
-        the next is split (spaCy, one core) in a background thread: on the Wikinews archive
-        splitting took a fifth of the time, and overlapping it made ingest 11% faster. The
-        stage seconds therefore overlap and may add up to more than the wall time. Nothing
-        overlaps the first batch's split, so batches start at FIRST_BATCH_ARTICLES and double
-        up to `batch_articles`.
+        the next is split (spaCy, one core) in a background thread, so that splitting's time
+        hides behind encoding's. The stage seconds therefore overlap and may add up to more
+        than the wall time. Nothing overlaps the first batch's split, so batches start at
+        FIRST_BATCH_ARTICLES and double up to `batch_articles`.
         """
         report = report or IngestReport()
         pending: _Pending | None = None

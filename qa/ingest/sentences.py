@@ -108,7 +108,7 @@ def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
 # What the splitter uses of the spaCy model: sentences (`senter`) and entities (`ner`; dates for
 # `qa.answering.dates`, answer types for `qa.answering.ranker`). In en_core_web_sm both carry their
 # own embedding layers; the shared `tok2vec` feeds only the tagger and parser, so it is not loaded
-# either. Running it anyway cost a third of the split's time.
+# either: running it would only cost time.
 _UNUSED_SPACY_COMPONENTS = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"]
 
 
@@ -140,9 +140,8 @@ class SpacySplitter:
         nlp = spacy.load(self.model, exclude=unused)
         nlp.enable_pipe("senter")
         # numpy's BLAS (OpenBLAS) instead of thinc's default blis for the recogniser's matrix
-        # products: the whole split of 128 Wikinews articles took 3.2 s instead of 4.4 s on an
-        # AVX-512 CPU, 5.0 instead of 6.5-7.2 s on an AVX2 one, with the same entities. (The
-        # recogniser is 95% of the split: without it, 0.24 s.)
+        # products, which are most of the split's time: faster on AVX-512 and AVX2 CPUs alike,
+        # with the same entities.
         blas = NumpyOps(use_blis=False)
         for _, component in nlp.pipeline:
             for layer in component.model.walk():

@@ -8,24 +8,20 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from qa.models.embedder_onnx import OnnxEncoder, export_embedder_onnx, onnx_cache_path
 from qa.models.onnx_runtime import (
-    RUNTIMES,
     GraphSession,
-    checking_runtime,
+    OnnxSession,
+    check_runtime,
     default_cache_dir,
+    load_or_export,
     resolve_runtime,
 )
-
-# Runtimes whose graph encodes passages too; the others encode them with torch.
-GRAPH_PASSAGE_RUNTIMES = ("onnx", "openvino-bf16")
-
-if TYPE_CHECKING:
-    from qa.models.embedder_onnx import OnnxEncoder
 
 Vectors = npt.NDArray[np.float32]
 
@@ -91,89 +87,55 @@ def resolve_model_path(model: str) -> Path:
 
 
 class SentenceTransformerEmbedder:
-    """sentence-transformers model loaded from local files, offline, on the CPU by default.
+    """A sentence-transformers model, exported once to an ONNX graph (qa/models/embedder_onnx.py,
+    cached in `cache_dir` under a hash of the model's files) and run on the CPU on `threads`
+    threads (0: one per core).
 
-    `runtime` is "torch", or "onnx" / "onnx-int8", the model exported once to ONNX as it is or
-    with int8 weights (qa/models/embedder_onnx.py, cached in `cache_dir` under a hash of the model's
-    files) and run by ONNX Runtime on `threads` intra-op threads (0: one per core), or
-    "openvino-bf16", the float32 graph run by OpenVINO in bfloat16 (qa/models/openvino_runtime.py),
-    or "auto", the faster of the last two on this CPU (qa.models.onnx_runtime.resolve_runtime;
-    `runtime` holds the one chosen).
-    Passages are encoded by the graph with "onnx" (torch's vectors to 3e-7, faster, and a
-    server worker never loads torch to take a write) and "openvino-bf16" (cosine 0.99996 or
-    more to torch's, at twice the speed), by torch with "torch" and "onnx-int8" (an int8 graph
-    would give other vectors). An index thus holds the same vectors, or nearly, whichever
-    runtime made or queries it, so changing the runtime never needs a rebuild. Raises
-    ValueError for an unknown runtime.
+    `runtime` is "onnx", the graph in float32 under ONNX Runtime, or "openvino-bf16", the same
+    graph under OpenVINO in bfloat16 (qa/models/openvino_runtime.py), or "auto", the one
+    qa.models.onnx_runtime.resolve_runtime picks for this CPU (`runtime` then holds the one
+    chosen). Questions and passages go through the same graph, and bfloat16 vectors stay close
+    to float32's, so an index works with either runtime and changing it never needs a rebuild.
+    torch runs only to export the graph when it is not cached. Raises ValueError for an
+    unknown runtime.
     """
 
     def __init__(
         self,
         model: str,
         batch_size: int = 32,
-        device: str = "cpu",
-        runtime: str = "torch",
+        runtime: str = "onnx",
         cache_dir: Path | None = None,
         threads: int = 0,
     ) -> None:
-        if runtime not in RUNTIMES:
-            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
+        check_runtime(runtime, "embedding.runtime")
         self.name = model
         self.batch_size = batch_size
-        self.device = device
         self.runtime = resolve_runtime(runtime)
         self.cache_dir = cache_dir or default_cache_dir()
         self.threads = threads
-        self._model: Any = None
         self._graph: OnnxEncoder | None = None
         self._dimension: int | None = None
         self._lock = threading.RLock()
 
     def warm_up(self) -> None:
-        """Load what encoding questions needs: the torch model, or with an ONNX runtime the
-        graph and tokenizer only (the torch model then loads only to export the graph when it
-        is not cached, or with "onnx-int8" on the first passage batch)."""
+        """Open the graph and the tokenizer (exporting the graph first when it is not cached)."""
         with self._lock:
-            if self.runtime == "torch":
-                self._sentence_transformer()
-            elif self._graph is None:
+            if self._graph is None:
                 self._graph = self._load_graph_encoder(self.runtime)
 
     def prepare(self) -> None:
-        """What a `qa serve` master does before it forks (see SpanReader.prepare): `warm_up`
-        with torch; with a graph runtime, export the graph when it is not cached, check that
-        ONNX Runtime loads it, note the dimension and let go of it."""
-        if self.runtime == "torch":
-            self.warm_up()
-            return
+        """What a `qa serve` master does before it forks (see SpanReader.prepare): export the
+        graph when it is not cached, check that ONNX Runtime loads it, note the dimension and
+        let go of it."""
         with self._lock:
-            checker = self._load_graph_encoder(checking_runtime(self.runtime))
-            self._dimension = checker.dimension
-
-    def _sentence_transformer(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as transformers_logging
-
-                # The per-load "Loading weights" bar is noise on every CLI call.
-                transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-                path = resolve_model_path(self.name)
-                self._model = SentenceTransformer(str(path), device=self.device)
-            return self._model
+            self._dimension = self._load_graph_encoder("onnx").dimension
 
     def _load_graph_encoder(self, runtime: str) -> OnnxEncoder:
         """The exported graph (exported first when not cached) opened under `runtime`."""
-        from qa.models.embedder_onnx import OnnxEncoder, export_embedder_onnx, onnx_cache_path
-        from qa.models.onnx_runtime import OnnxSession, load_or_export
-
-        quantized = runtime == "onnx-int8"
-        path = resolve_model_path(self.name)
 
         def export(target: Path) -> None:
-            export_embedder_onnx(self._sentence_transformer(), target, quantized)
+            export_embedder_onnx(load_sentence_transformer(self.name), target)
 
         def open_graph(graph: Path) -> GraphSession:
             if runtime == "openvino-bf16":
@@ -182,49 +144,37 @@ class SentenceTransformerEmbedder:
                 return OpenVinoSession.open(graph, self.threads)
             return OnnxSession(graph, self.threads)
 
-        session = load_or_export(
-            onnx_cache_path(path, self.cache_dir, quantized), export, open_graph
-        )
-        return OnnxEncoder(session, load_tokenizer(self.name))
+        graph = onnx_cache_path(resolve_model_path(self.name), self.cache_dir)
+        return OnnxEncoder(load_or_export(graph, export, open_graph), load_tokenizer(self.name))
 
     @property
     def dimension(self) -> int:
         if self._dimension is None:
             self.warm_up()
-            self._dimension = (
-                self._graph.dimension
-                if self._graph is not None
-                else int(self._model.get_embedding_dimension())
-            )
+            assert self._graph is not None
+            self._dimension = self._graph.dimension
         return self._dimension
 
     def encode_documents(self, texts: Sequence[str], progress: bool = False) -> Vectors:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        if self.runtime in GRAPH_PASSAGE_RUNTIMES:
-            self.warm_up()
-            assert self._graph is not None
-            return self._graph.encode(texts, self.batch_size, progress)
-        vectors = self._sentence_transformer().encode_document(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            show_progress_bar=progress,
-            convert_to_numpy=True,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        self.warm_up()
+        assert self._graph is not None
+        return self._graph.encode(texts, self.batch_size, progress)
 
     def encode_queries(self, texts: Sequence[str]) -> Vectors:
-        self.warm_up()
-        if self._graph is not None:
-            return self._graph.encode(texts, self.batch_size)
-        vectors = self._model.encode_query(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        return self.encode_documents(texts)
+
+
+def load_sentence_transformer(model: str) -> Any:
+    """The sentence-transformers model `model` (a folder or a model package) in torch, on the
+    CPU, offline: what the graph is exported from."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    # The per-load "Loading weights" bar is noise on every CLI call.
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    return SentenceTransformer(str(resolve_model_path(model)), device="cpu")
 
 
 def load_tokenizer(model: str) -> Any:
@@ -240,8 +190,8 @@ def mean_of_rows(vectors: Vectors, ranges: Sequence[tuple[int, int]]) -> Vectors
     (len(ranges), dimension).
 
     A chunk's vector is made this way from its sentences' vectors: each text is encoded once,
-    and on the news fit set retrieval and answers were as good as encoding the chunk again
-    (README, Measurements). Raises ValueError for an empty or out-of-bounds range.
+    and retrieval and answers are as good as with the chunk encoded again (README,
+    Measurements). Raises ValueError for an empty or out-of-bounds range.
     """
     if any(not 0 <= start < end <= len(vectors) for start, end in ranges):
         raise ValueError(f"row ranges must be non-empty and within 0..{len(vectors)}")

@@ -1,14 +1,15 @@
-"""The embedding model (qa/models/embedder.py) as an ONNX graph: questions, and passages.
+"""The embedding model (qa/models/embedder.py) as an ONNX graph, for questions and passages.
 
 A question is encoded on every ask, one at a time, where torch spends much of the time on
-per-operator dispatch; as an ONNX graph (int8 weights optional) it runs without torch. Passages
-go through the float32 graph too (length-sorted batches: 142 sentences/s against torch's 127 on
-2 cores, the same vectors to 3e-7; 251 under OpenVINO in bfloat16, qa/models/openvino_runtime.py),
-so a server's workers never load torch to take a write. The graph is the sentence-transformers
-model's transformer, its mean pooling and the L2 normalisation, so it returns the same unit vectors
-as `SentenceTransformer.encode`; the text is tokenized by the model package's own tokenizer, cut at
+per-operator dispatch; as a graph it runs without torch, and so do passages, so a server's
+workers never run torch to take a write. The graph is the sentence-transformers model's
+transformer, its mean pooling and the L2 normalisation, so it returns the same unit vectors as
+`SentenceTransformer.encode`; the text is tokenized by the model package's own tokenizer, cut at
 the model's `max_seq_length`, which the export records in the graph's metadata so a cached graph
 needs no torch model to run.
+
+This module is the embedder's lower half: it imports nothing of qa/models/embedder.py, which
+builds on it.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
-from qa.models.embedder import Vectors
 from qa.models.onnx_runtime import (
     TOKENIZER_INPUTS,
     GraphSession,
@@ -53,9 +54,9 @@ def model_files(model_path: Path) -> list[Path]:
     )
 
 
-def onnx_cache_path(model_path: Path, cache_dir: Path, quantized: bool) -> Path:
+def onnx_cache_path(model_path: Path, cache_dir: Path) -> Path:
     """Where the export of the model in `model_path` lives, named by its files' content."""
-    return cache_path(cache_dir, "embedder", model_files(model_path), quantized)
+    return cache_path(cache_dir, "embedder", model_files(model_path))
 
 
 def _pooling_mode(pooling: Any) -> str:
@@ -78,13 +79,13 @@ def _embedding_module(model: Any) -> torch.nn.Module:
     ):
         raise OnnxGraphError(
             f"the ONNX encoder exports a Transformer with mean Pooling (and Normalize); "
-            f"this model is {kinds}: set embedding.runtime to torch"
+            f"this model is {kinds}: set embedding.model to a model made that way"
         )
     prompt = getattr(model, "default_prompt_name", None)
     if prompt:
         raise OnnxGraphError(
             f"this model puts its {prompt!r} prompt before every text, which the ONNX encoder "
-            "does not: set embedding.runtime to torch"
+            "does not: set embedding.model to a model without a default prompt"
         )
 
     return traceable(model[0].auto_model, _mean_normalised)
@@ -110,8 +111,8 @@ def _example_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return input_ids, attention_mask, torch.zeros_like(input_ids)
 
 
-def export_embedder_onnx(model: Any, path: Path, quantize: bool) -> Path:
-    """Export the SentenceTransformer `model` to `path`, with int8 weights when `quantize`."""
+def export_embedder_onnx(model: Any, path: Path) -> Path:
+    """Export the SentenceTransformer `model` to `path`."""
     module = _embedding_module(model)
     dynamic = {name: {0: "batch", 1: "sequence"} for name in TOKENIZER_INPUTS}
     dynamic[OUTPUT_NAME] = {0: "batch"}
@@ -119,7 +120,7 @@ def export_embedder_onnx(model: Any, path: Path, quantize: bool) -> Path:
         _MAX_TOKENS_KEY: str(model.max_seq_length),
         _DIMENSION_KEY: str(model.get_embedding_dimension()),
     }
-    return export_graph(module, _example_inputs(), path, [OUTPUT_NAME], dynamic, quantize, metadata)
+    return export_graph(module, _example_inputs(), path, [OUTPUT_NAME], dynamic, metadata)
 
 
 class OnnxEncoder:
@@ -140,13 +141,14 @@ class OnnxEncoder:
         # which fails ("Already borrowed") when server threads tokenize at once.
         self._lock = threading.Lock()
 
-    def encode(self, texts: Sequence[str], batch_size: int, progress: bool = False) -> Vectors:
+    def encode(
+        self, texts: Sequence[str], batch_size: int, progress: bool = False
+    ) -> npt.NDArray[np.float32]:
         """Shape (len(texts), dimension); rows are L2-normalised, in the order of `texts`.
         Texts longer than `max_tokens` tokens are cut, as sentence-transformers cuts them.
 
         Batches are made of texts of similar length, longest first, as sentence-transformers
-        makes them: a batch is padded to its longest text, and unsorted news sentences ran at
-        half the speed."""
+        makes them: a batch is padded to its longest text, and padding costs as much as text."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
@@ -161,7 +163,7 @@ class OnnxEncoder:
             vectors[rows] = self._encode_batch([texts[row] for row in rows])
         return vectors
 
-    def _encode_batch(self, texts: Sequence[str]) -> Vectors:
+    def _encode_batch(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         with self._lock:
             encoded = self._tokenizer(
                 list(texts),

@@ -1,12 +1,14 @@
 """What the ONNX paths of the reader (qa/models/reader_onnx.py) and the embedder
-(qa/models/embedder_onnx.py) share: one way to name, export, quantize, cache and run a graph.
+(qa/models/embedder_onnx.py) share: one way to name, export, cache and run a graph, and the
+choice of runtime that runs it.
 
+Both models are served as float32 ONNX graphs; torch only trains them and exports the graphs.
 A graph is exported once from the torch model with the TorchScript exporter (it needs no
-onnxscript), optionally given int8 weights, and cached under a name made from the content of
-the files it was made from, so new weights get a new graph instead of silently reusing an old
-one. Later starts load only the graph, under ONNX Runtime or OpenVINO
-(qa/models/openvino_runtime.py); a cached graph that cannot be loaded (truncated, overwritten) is
-exported again once rather than failing every start.
+onnxscript) and cached under a name made from the content of the files it was made from, so new
+weights get a new graph instead of silently reusing an old one. Later starts run only the
+graph, under ONNX Runtime or OpenVINO (qa/models/openvino_runtime.py), not torch; a cached
+graph that cannot be loaded (truncated, overwritten) is exported again once rather than failing
+every start.
 """
 
 from __future__ import annotations
@@ -27,21 +29,15 @@ if TYPE_CHECKING:
     import onnxruntime
     import torch
 
-# How a model may run: in torch, or exported to ONNX as it is or with int8 weights and run by
-# ONNX Runtime, or that float32 graph run by OpenVINO in bfloat16 (qa/models/openvino_runtime.py);
-# "auto" is whichever of the last two is faster on this CPU (resolve_runtime).
-RUNTIMES = ("auto", "torch", "onnx", "onnx-int8", "openvino-bf16")
+# How a model's graph may run: under ONNX Runtime in float32 ("onnx"), or under OpenVINO in
+# bfloat16 ("openvino-bf16", qa/models/openvino_runtime.py); "auto" picks one for this CPU
+# (resolve_runtime).
+RUNTIMES = ("auto", "onnx", "openvino-bf16")
 # /proc/cpuinfo flags of the instructions OpenVINO runs bfloat16 matrix products on.
 BFLOAT16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 # What a BERT tokenizer returns and both graphs take, in the order their forward takes them.
 TOKENIZER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 OPSET = 17
-# Chosen on the bundled reader and 8 news-length pairs: signed int8 weights with a scale per
-# output channel kept the logits closest to torch's (largest difference 1.23 against 1.90 for
-# QUInt8 and 2.56 for per-tensor QInt8) and ran fastest (MLAS's u8s8 kernels; QUInt8 weights
-# took nearly twice as long), at the same size.
-WEIGHT_TYPE = "QInt8"
-PER_CHANNEL = True
 _HASH_CHARS = 16
 # What load_or_export's caller opens a graph as.
 Opened = TypeVar("Opened")
@@ -64,16 +60,15 @@ def default_cache_dir() -> Path:
     return Path(base) / "qa"
 
 
-def cache_path(cache_dir: Path, stem: str, sources: Iterable[Path], quantized: bool) -> Path:
-    """`cache_dir/STEM-DIGEST[.int8].onnx`, DIGEST from the content of `sources` in order:
-    retrained weights under the same file name get a new export."""
+def cache_path(cache_dir: Path, stem: str, sources: Iterable[Path]) -> Path:
+    """`cache_dir/STEM-DIGEST.onnx`, DIGEST from the content of `sources` in order: retrained
+    weights under the same file name get a new export."""
     digest = hashlib.sha256()
     for source in sources:
         with source.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
-    suffix = ".int8.onnx" if quantized else ".onnx"
-    return cache_dir / f"{stem}-{digest.hexdigest()[:_HASH_CHARS]}{suffix}"
+    return cache_dir / f"{stem}-{digest.hexdigest()[:_HASH_CHARS]}.onnx"
 
 
 def traceable(model: Any, head: Callable[[Any, torch.Tensor], Any]) -> torch.nn.Module:
@@ -111,11 +106,10 @@ def export_graph(
     path: Path,
     output_names: Sequence[str],
     dynamic_axes: Mapping[str, Mapping[int, str]],
-    quantize: bool,
     metadata: Mapping[str, str] | None = None,
 ) -> Path:
-    """Export `module` (whose forward takes TOKENIZER_INPUTS in order) to `path`, with int8
-    weights when `quantize`, and `metadata` as the graph's custom metadata.
+    """Export `module` (whose forward takes TOKENIZER_INPUTS in order) to `path` in float32,
+    with `metadata` as the graph's custom metadata.
 
     The file appears whole or not at all (written under a temporary name beside it, then
     renamed), so a crash or a concurrent process never leaves a truncated graph under the cache
@@ -144,28 +138,12 @@ def export_graph(
                     dynamic_axes={name: dict(axes) for name, axes in dynamic_axes.items()},
                     do_constant_folding=True,
                 )
-        final = _quantized(exported, Path(work)) if quantize else exported
         if metadata:
-            graph = onnx.load(str(final))
+            graph = onnx.load(str(exported))
             onnx.helper.set_model_props(graph, dict(metadata))
-            onnx.save(graph, str(final))
-        os.replace(final, path)  # same folder, so one atomic rename
+            onnx.save(graph, str(exported))
+        os.replace(exported, path)  # same folder, so one atomic rename
     return path
-
-
-def _quantized(exported: Path, work: Path) -> Path:
-    """Dynamic int8 quantization of the weights (activations are quantized per batch)."""
-    from onnxruntime.quantization import QuantType, quant_pre_process, quantize_dynamic
-
-    # Unprocessed input changes neither the outputs nor the speed here, but makes
-    # quantize_dynamic warn through logging.warning, which installs a stderr handler on the root
-    # logger of the whole process. (Symbolic shape inference gives up on these graphs; ONNX's
-    # own shape inference is enough.)
-    prepared = work / "graph.prepared.onnx"
-    quant_pre_process(exported, prepared, skip_symbolic_shape=True)
-    final = work / "graph.int8.onnx"
-    quantize_dynamic(prepared, final, weight_type=QuantType[WEIGHT_TYPE], per_channel=PER_CHANNEL)
-    return final
 
 
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
@@ -181,26 +159,27 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
     return frozenset(flag for line in lines for flag in line.partition(":")[2].split())
 
 
+def check_runtime(runtime: str, what: str) -> None:
+    """Raises ValueError naming RUNTIMES when `runtime` (the setting `what`) is not one of them."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"{what} must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
+
+
 def resolve_runtime(runtime: str, bfloat16: bool | None = None) -> str:
     """The runtime to use for a configured one: "auto" becomes "openvino-bf16" on a CPU with
     bfloat16 instructions (`bfloat16`, by default read from `cpu_flags()`) and "onnx" elsewhere,
-    the others stay. Both give float32's answers; which is faster depends on the CPU. With
-    bfloat16, OpenVINO reads a question's first 4 sentences in 30 ms on one thread against
-    ONNX Runtime's 47 (an Intel CPU with AVX-512 BF16); without it OpenVINO computes in float32
-    and was slower: 85-89 against 72-79 ms, and 11.6 against 14.2 answers/s in `qa serve` (an
-    AMD EPYC with AVX2 only; README, Inference runtimes)."""
+    the others stay. Both give float32's answers; OpenVINO is the faster only where it can
+    multiply in bfloat16, and computes in float32 elsewhere (README, Inference runtimes)."""
     if runtime != "auto":
         return runtime
     if bfloat16 is None:
-        bfloat16 = not BFLOAT16_FLAGS.isdisjoint(cpu_flags())
+        bfloat16 = cpu_has_bfloat16()
     return "openvino-bf16" if bfloat16 else "onnx"
 
 
-def checking_runtime(runtime: str) -> str:
-    """The ONNX Runtime runtime that checks `runtime`'s graph loads, in a `qa serve` master that
-    must keep no session (`prepare`): "onnx-int8" its own, "onnx" and "openvino-bf16" the
-    float32 graph they share."""
-    return "onnx-int8" if runtime == "onnx-int8" else "onnx"
+def cpu_has_bfloat16() -> bool:
+    """Whether this CPU lists instructions OpenVINO multiplies bfloat16 with (BFLOAT16_FLAGS)."""
+    return not BFLOAT16_FLAGS.isdisjoint(cpu_flags())
 
 
 class GraphSession(Protocol):
@@ -217,11 +196,10 @@ class GraphSession(Protocol):
 class OnnxSession:
     """An exported graph under ONNX Runtime, CPU only.
 
-    `threads` intra-op threads, 0 meaning one per available core: a lone `qa ask` reads 8
-    sentences in 62 ms on 2 threads against 112 ms on one (README, Inference runtimes). The
-    pool is made with the session and does not cross a fork, so `qa serve` workers make their
-    own sessions (qa/service/server.py). Raises OnnxGraphError when the file is missing or not a
-    graph ONNX Runtime can load.
+    `threads` intra-op threads, 0 meaning one per available core, so that a lone `qa ask` reads
+    on every core. The pool is made with the session and does not cross a fork, so `qa serve`
+    workers make their own sessions (qa/service/server.py). Raises OnnxGraphError when the file
+    is missing or not a graph ONNX Runtime can load.
     """
 
     def __init__(self, path: Path, threads: int = 0) -> None:
@@ -230,8 +208,7 @@ class OnnxSession:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or available_cores()
         # Idle pool threads sleep instead of spinning: the reader's and the embedder's
-        # sessions each have a pool, and spinning ones took the cores from each other (news
-        # test `qa eval`, both in ONNX on 2 threads: p50 137 ms spinning, 83 ms not).
+        # sessions each have a pool, and spinning ones take the cores from each other.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.inter_op_num_threads = 1
         options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
@@ -279,12 +256,12 @@ def load_or_export(
     except OSError as error:
         raise OnnxGraphError(
             f"cannot write the ONNX graph to {path.parent} ({error}): point XDG_CACHE_HOME at a "
-            "writable folder, or use the torch runtime"
+            "writable folder"
         ) from error
     try:
         return open_graph(path)
     except OnnxGraphError as error:
         raise OnnxGraphError(
-            f"{error}; it was just exported, so the export itself fails here: "
-            "use the torch runtime, or report the ONNX Runtime version"
+            f"{error}; it was just exported, so the export itself fails here: report the versions "
+            "of torch, ONNX Runtime and OpenVINO"
         ) from error

@@ -1,14 +1,10 @@
 """OpenVINO for the exported ONNX graphs: their matrix products in bfloat16 (`openvino-bf16`).
 
-A CPU's AVX-512 bfloat16 instructions do twice float32's multiply-adds per instruction.
-ONNX Runtime's CPU kernels have no bfloat16 matrix product; torch in bfloat16 (tried in
-session 17) dispatches each layer from Python under the GIL, which a `qa serve` worker's
-requests share. OpenVINO runs the whole graph in native code with the GIL released, from the
-same float32 ONNX file the `onnx` runtime exports, so the two share one export and cache.
-Measured on 2 cores of an Intel CPU with them: the reader reads a question's first 4 sentences
-in 30 ms on one thread against ONNX Runtime's 47; passages encode at 251 news sentences/s
-against 131, their vectors at cosine 0.99996 or more to float32's. Without them OpenVINO
-computes in float32 and was slower than ONNX Runtime, which "auto" then picks
+A CPU's AVX-512 bfloat16 instructions do twice float32's multiply-adds per instruction, and
+ONNX Runtime's CPU kernels have no bfloat16 matrix product. OpenVINO runs the whole graph in
+native code with the GIL released, from the same float32 ONNX file the `onnx` runtime exports,
+so the two share one export and cache. Without those instructions OpenVINO computes in float32
+and is no faster than ONNX Runtime, which "auto" then picks
 (qa.models.onnx_runtime.resolve_runtime).
 """
 
@@ -25,11 +21,10 @@ import numpy.typing as npt
 
 from qa.models.onnx_runtime import TOKENIZER_INPUTS, OnnxGraphError, available_cores
 
-# OpenVINO keeps a compiled plan for each input shape it meets, about 2 MB each: a `qa serve`
-# worker on the 19k-article archive grew to 1.4 GB after 60 s of 16 clients. Inputs are padded
-# to a multiple of SHAPE_BUCKET_TOKENS (at most 8 batch sizes × 20 widths then) and at most
-# SHAPE_PLANS plans are kept: 0.9 GB, the same throughput (28.3 → 27.5 answers/s, one run each)
-# and single-client p50 (45.6 → 45.3 ms). Keeping none cost a third more time a run.
+# OpenVINO keeps a compiled plan for each input shape it meets, so a `qa serve` worker meeting
+# every width grows without bound. Inputs are padded to a multiple of SHAPE_BUCKET_TOKENS (at
+# most 8 batch sizes × 20 widths then) and at most SHAPE_PLANS plans are kept: bounded memory at
+# the same speed, where keeping none would recompile on every run.
 SHAPE_BUCKET_TOKENS = 8
 SHAPE_PLANS = 100
 
@@ -72,8 +67,8 @@ class OpenVinoSession:
                 "INFERENCE_PRECISION_HINT": precision,
                 "INFERENCE_NUM_THREADS": threads or available_cores(),
                 "PERFORMANCE_HINT": "LATENCY",
-                # Pinned, a one-thread reader ran on the first core in every `qa serve`
-                # worker (16 clients: 20 answers/s, the machine two-thirds busy; unpinned 31).
+                # Pinned, a one-thread reader runs on the first core in every `qa serve`
+                # worker, and the other cores idle.
                 "ENABLE_CPU_PINNING": False,
                 "CPU_RUNTIME_CACHE_CAPACITY": SHAPE_PLANS,
             },

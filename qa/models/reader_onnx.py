@@ -1,9 +1,8 @@
-"""An ONNX Runtime path for the extractive reader (qa/models/reader.py).
+"""The extractive reader (qa/models/reader.py) as an ONNX graph.
 
-Torch's CPU kernels spend most of a small reader batch on dispatch and keep every weight in
-float32; an int8-weight ONNX graph is smaller and answers a batch of news sentences faster on
-the project's 2-core machines, without torch at inference time. The export still needs torch
-(and the model from `qa.models.reader.load_reader`); the session does not.
+Torch's CPU kernels spend most of a small reader batch on per-operator dispatch; the exported
+graph runs in native code, without torch at inference time. The export needs torch (and the
+model from `qa.models.reader.load_reader`); the session does not.
 
 The exported graph takes the tokenizer's `input_ids`, `attention_mask` and `token_type_ids`
 (int64, any batch size and length) and returns the start and end logits, so the reader's own
@@ -23,10 +22,10 @@ if TYPE_CHECKING:
 OUTPUT_NAMES = ("start_logits", "end_logits")
 
 
-def onnx_cache_path(weights: Path, cache_dir: Path, quantized: bool = True) -> Path:
+def onnx_cache_path(weights: Path, cache_dir: Path) -> Path:
     """Where the export of `weights` lives: named by their content
     (qa.models.onnx_runtime.cache_path)."""
-    return cache_path(cache_dir, "reader", [weights], quantized)
+    return cache_path(cache_dir, "reader", [weights])
 
 
 def _logits(output: Any, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -44,10 +43,8 @@ def _example_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return input_ids, attention_mask, token_type_ids
 
 
-def export_reader_onnx(model: Any, path: Path, quantize: bool = True) -> Path:
-    """Export the reader `model` (as `qa.models.reader.load_reader` returns it) to `path`, with int8
-    weights when `quantize`; the graph matches torch's logits to float32 rounding."""
+def export_reader_onnx(model: Any, path: Path) -> Path:
+    """Export the reader `model` (as `qa.models.reader.load_reader` returns it) to `path`; the
+    graph matches torch's logits to float32 rounding."""
     dynamic = {name: {0: "batch", 1: "sequence"} for name in (*TOKENIZER_INPUTS, *OUTPUT_NAMES)}
-    return export_graph(
-        traceable(model, _logits), _example_inputs(), path, OUTPUT_NAMES, dynamic, quantize
-    )
+    return export_graph(traceable(model, _logits), _example_inputs(), path, OUTPUT_NAMES, dynamic)

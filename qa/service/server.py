@@ -1,7 +1,7 @@
 """`qa serve` on every core: the app in gunicorn's pre-fork server, one process per worker.
 
-A question costs about 75 ms of CPU, much of it Python holding the GIL, so one process serves
-about one core's worth however many threads it has; N worker processes serve N cores.
+Much of a question's CPU time is Python holding the GIL, so one process serves about one core's
+worth however many threads it has; N worker processes serve N cores.
 
 What the workers share, and what each opens for itself:
 
@@ -10,13 +10,9 @@ What the workers share, and what each opens for itself:
   `preload_app` is not used, as it would build the whole app, database connection included,
   in the master.
 - **torch runs one intra-op thread per worker.** torch's OpenMP pool does not survive a fork:
-  measured here, a worker forked after the master had run any multi-threaded torch operation
-  (loading the models is one) hung for good in its first multi-threaded operation (a
-  `layer_norm` of the first query), whereas with one thread it answered normally. One thread
-  per worker is also what the default (one worker per core) would give anyway, and concurrent
-  requests inside a worker still run torch on several cores (torch releases the GIL). Loading
-  the models in each worker instead would allow more threads, but costs every worker about
-  470 MB more memory and its own load time, and buys nothing at one worker per core.
+  a worker forked after the master had run any multi-threaded torch operation (loading a model
+  to export its graph is one) hung for good in its first multi-threaded operation, whereas with
+  one thread it ran normally.
 - **ONNX Runtime and OpenVINO sessions** (`embedding.runtime` and `reader_runtime` `onnx` or
   `openvino-bf16`, or `auto`, which the master resolves to one of them from the CPU's flags
   without starting OpenVINO) are made by each worker after the fork, with one
@@ -60,12 +56,9 @@ from qa.wiring import Components, open_components
 # this timeout, so it must cover a large archive's; gthread workers report alive while busy.
 WORKER_TIMEOUT_SECONDS = 300
 # Each connection carries one request: a kept-alive connection stays with the worker that
-# accepted it, and 16 clients opening theirs at once were often all taken by one worker (16/0,
-# 14/2, 12/4 in successive runs), which then had all the work while the other sat idle (18
-# against 25 answers/s). Accepted one request at a time, the work goes to whichever worker is
-# free to take it: CPU shares 0.9-1.05 per worker in every run, 26.1 and 27.1 answers/s against
-# 26.8 (even) and 23.0 (15/1) with keep-alive, and a lower median under load (590 against
-# 680-720 ms). A loopback connection costs well under a millisecond; a question about 40.
+# accepted it, and clients opening theirs at once were often all taken by one worker, which then
+# had all the work while the others sat idle. Accepted one request at a time, the work goes to
+# whichever worker is free to take it; a new connection costs far less than a question.
 KEEPALIVE_SECONDS = 0
 # After SIGTERM, requests in flight get this long to finish.
 GRACEFUL_TIMEOUT_SECONDS = 30
@@ -186,7 +179,7 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type h
     def _pre_fork(self, arbiter: Any, worker: Any) -> None:
         # Out of the garbage collector's sight, the master's objects (the models) are neither
         # written to by a worker's collections, which keeps their pages shared, nor walked when
-        # a process exits: measured, exiting with the models loaded took 3.5 s, 0.5 s frozen.
+        # a process exits, which made exiting slow.
         gc.freeze()
 
     def _post_fork(self, arbiter: Any, worker: Any) -> None:

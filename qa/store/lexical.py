@@ -6,9 +6,9 @@ Two `LexicalIndex`es, chosen with the store (`qa.wiring`):
   the store's generation moves it reads only the chunks added since (and, when some were
   removed, the list of chunk ids), instead of re-reading and re-tokenizing every passage. Scores
   are computed at question time from live term statistics, so an added or deleted chunk changes
-  every idf without touching the other chunks' postings. (bm25s, which this replaced,
-  precomputes every chunk's score for every word, so each write meant a whole rebuild: 4.9 s at
-  35,500 chunks.) The scores are bm25s' Lucene variant to the bit, so rankings did not change.
+  every idf without touching the other chunks' postings (bm25s precomputes every chunk's score
+  for every word, so each write would mean a whole rebuild). The scores are bm25s' Lucene
+  variant to the bit.
 - `qa.store.full_text.PostgresLexicalIndex` (PostgreSQL stores): the database ranks the passages
   with its full-text search (a tsvector of the same words, a GIN index), so a replica keeps nothing
   corpus-sized in memory and sees another replica's writes on its next question.
