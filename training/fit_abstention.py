@@ -1,10 +1,10 @@
 """Fit the one decision to answer or abstain, on questions the reader never learnt from; with
 --write, store it in the reader's calibration (qa/models/reader.json), threshold included.
 
-    python -m training.fit_abstention \
-        --fit benchmarks/data/wikinews-2020h2-fit.json \
-              benchmarks/data/wikinews-2019-2020h1-train.json benchmarks/data/out-of-archive-fit.json \
-        --held-out benchmarks/data/wikinews-2020h2-test.json benchmarks/data/out-of-archive-test.json \
+    python -m training.fit_abstention --fit benchmarks/data/wikinews-2020h2-fit.json \
+        benchmarks/data/wikinews-2019-2020h1-train.json benchmarks/data/out-of-archive-fit.json \
+        --held-out benchmarks/data/wikinews-2020h2-test.json \
+        benchmarks/data/out-of-archive-test.json \
         [--dev-a ../shared/data/squad2-dev-a.json] [--cache DIR] [--write]
 
 Files that share articles (the news sets and the out-of-archive sets all hold the demo archive)
