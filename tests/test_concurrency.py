@@ -4,12 +4,12 @@ write is lost, and a deleted article stops being cited at once."""
 import threading
 from pathlib import Path
 
+from fakes import HashEmbedder
 from qa.answering.answerer import SentenceAnswerer
 from qa.answering.pipeline import Pipeline
 from qa.answering.retrieve import DenseRetriever
 from qa.ingest.ingester import Ingester
 from qa.ingest.sentences import SpacySplitter
-from qa.models.embedder import HashEmbedder
 from qa.store.index import Index
 from qa.types import Answer, Article
 

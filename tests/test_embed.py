@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from conftest import needs_bfloat16
+from fakes import HashEmbedder
 from qa.config import ConfigError, Settings
 from qa.models.embedder import (
-    HashEmbedder,
     SentenceTransformerEmbedder,
     Vectors,
     load_sentence_transformer,

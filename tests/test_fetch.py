@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
+from fakes import HashEmbedder
 from news_site import OVERSIZE_LIMIT, PNG, NewsSite, serving
 from qa.ingest.fetch import USER_AGENT, Fetched, Fetcher, FetchError, is_url, read_urls
 from qa.ingest.ingester import Ingester, IngestReport
 from qa.ingest.sentences import SpacySplitter
-from qa.models.embedder import HashEmbedder
 from qa.store.index import Index
 
 

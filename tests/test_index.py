@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from fakes import HashEmbedder
 from qa.ingest.ingester import Ingester
 from qa.ingest.sentences import SpacySplitter
-from qa.models.embedder import HashEmbedder
 from qa.store.articles import ArticleNotFoundError, StoreError
 from qa.store.index import Index, IndexMismatchError
 from qa.store.vectors import VectorIndexError

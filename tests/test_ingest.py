@@ -4,9 +4,10 @@ from pathlib import Path
 import numpy as np
 
 from conftest import SEED_ARTICLE, SEED_FURNITURE
+from fakes import HashEmbedder
 from qa.ingest.ingester import FIRST_BATCH_ARTICLES, INGEST_STAGES, Ingester
 from qa.ingest.sentences import SpacySplitter
-from qa.models.embedder import HashEmbedder, Vectors
+from qa.models.embedder import Vectors
 from qa.store.index import Index
 from qa.types import Article
 

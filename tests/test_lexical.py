@@ -17,10 +17,10 @@ import pytest
 
 from backends import postgres_schema
 from conftest import REPO
+from fakes import HashEmbedder
 from qa.ingest.ingester import Ingester
 from qa.ingest.loaders import article_from_record
 from qa.ingest.sentences import SpacySplitter
-from qa.models.embedder import HashEmbedder
 from qa.store.articles import ArticleStore
 from qa.store.database import Database, PostgresDatabase
 from qa.store.full_text import PostgresLexicalIndex

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import os
 import threading
@@ -202,36 +201,3 @@ def mean_of_rows(vectors: Vectors, ranges: Sequence[tuple[int, int]]) -> Vectors
     sums = totals[ends] - totals[starts]
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
     return (sums / np.where(norms == 0, 1.0, norms)).astype(np.float32)
-
-
-class HashEmbedder:
-    """Deterministic stand-in for tests: a bag of hashed word vectors, normalised.
-
-    Texts sharing words get similar vectors, so retrieval tests behave sensibly without a model.
-    """
-
-    def __init__(self, dimension: int = 64, name: str = "hash-embedder") -> None:
-        self.name = name
-        self.dimension = dimension
-        self.runtime = "hashed words"
-
-    def _encode(self, texts: Sequence[str]) -> Vectors:
-        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in text.lower().split():
-                digest = hashlib.sha256(word.strip(".,!?\"'").encode()).digest()
-                vectors[row, int.from_bytes(digest[:4], "little") % self.dimension] += 1.0
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return (vectors / np.where(norms == 0, 1.0, norms)).astype(np.float32)
-
-    def warm_up(self) -> None:
-        """Nothing to load."""
-
-    def prepare(self) -> None:
-        """Nothing to load."""
-
-    def encode_documents(self, texts: Sequence[str], progress: bool = False) -> Vectors:
-        return self._encode(texts)
-
-    def encode_queries(self, texts: Sequence[str]) -> Vectors:
-        return self._encode(texts)
