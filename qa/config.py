@@ -157,7 +157,8 @@ class ServerSettings(_Section):
     `threads` threads. An empty `api_token` disables the write endpoints; an empty
     `rate_limit` (flask-limiter syntax, per client address) disables rate limiting, and
     `rate_limit_storage` is where it counts (`store`, or a `limits` storage URI: see
-    qa.service.rate_limits); an empty `web_dir` means the `web/` folder beside the `qa` package."""
+    qa.service.rate_limits); an empty `web_dir` means the page installed with
+    `qa` (`web/` of a checkout)."""
 
     name = "server"
     host: str = "127.0.0.1"

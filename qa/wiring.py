@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from qa.answering.pipeline import Pipeline, build_pipeline
 from qa.config import ConfigError, Settings, VectorSettings
+from qa.extras import install_hint
 from qa.ingest.ingester import Ingester
 from qa.ingest.sentences import SpacySplitter, Splitter
 from qa.models.embedder import Embedder, SentenceTransformerEmbedder
+from qa.models.onnx_runtime import resolve_runtime
 from qa.models.reader import SpanReader
 from qa.store.database import Database, open_database
 from qa.store.full_text import PostgresLexicalIndex
 from qa.store.index import STORE, Index
 from qa.store.lexical import BM25Index, LexicalIndex
 from qa.store.vectors import FaissVectorIndex, MilvusVectorIndex, VectorIndex
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,11 +44,30 @@ class Components:
         self.index.close()
 
 
+def installed_runtime(runtime: str, setting: str, bfloat16: bool | None = None) -> str:
+    """`runtime`, the value of `setting`, as this install can run it. OpenVINO is an extra:
+    without it, "auto" on a CPU with bfloat16 instructions (`bfloat16`, by default read from the
+    CPU) runs "onnx" instead, with a warning, and "openvino-bf16" raises ConfigError naming the
+    extra. Whether OpenVINO is there is looked up, not imported: a `qa serve` master must not
+    start OpenVINO (qa.models.onnx_runtime.cpu_flags)."""
+    if resolve_runtime(runtime, bfloat16) != "openvino-bf16":
+        return runtime
+    if importlib.util.find_spec("openvino") is not None:
+        return runtime
+    if runtime == "auto":
+        logger.warning(
+            "%s auto: this CPU would run openvino-bf16, which needs %s; running onnx instead",
+            setting,
+            install_hint("openvino"),
+        )
+        return "onnx"
+    raise ConfigError(f"{setting}: {runtime} needs {install_hint('openvino')}")
+
+
 def make_embedder(settings: Settings) -> Embedder:
     embedding = settings.embedding
-    return SentenceTransformerEmbedder(
-        embedding.model, embedding.batch_size, runtime=embedding.runtime
-    )
+    runtime = installed_runtime(embedding.runtime, "embedding.runtime")
+    return SentenceTransformerEmbedder(embedding.model, embedding.batch_size, runtime=runtime)
 
 
 def make_reader(settings: Settings) -> SpanReader | None:
@@ -50,7 +75,8 @@ def make_reader(settings: Settings) -> SpanReader | None:
     fine-tuned from, which stays the same when embedding.model names another model."""
     if not settings.answer.reader:
         return None
-    return SpanReader(runtime=settings.answer.reader_runtime)
+    runtime = installed_runtime(settings.answer.reader_runtime, "answer.reader_runtime")
+    return SpanReader(runtime=runtime)
 
 
 def make_vectors(settings: VectorSettings, folder: Path, dimension: int) -> VectorIndex:

@@ -27,7 +27,7 @@ from qa.ingest.loaders import RECORD_FIELDS, load_file
 from qa.ingest.sentences import SpacySplitter
 from qa.models.embedder import SentenceTransformerEmbedder
 from qa.models.reader import SpanReader
-from qa.service.app import create_app
+from qa.service.app import create_app, default_web_dir
 from qa.service.openapi import openapi_document
 from qa.service.serialize import answer_to_json
 from qa.wiring import Components
@@ -730,6 +730,12 @@ def test_page_is_served_offline_with_its_assets(client: SpecClient) -> None:
             assert "http://" not in response.get_data(as_text=True)
     script = (REPO / "web" / "app.js").read_text()
     assert "innerHTML" not in script and "insertAdjacentHTML" not in script
+
+
+def test_a_checkout_serves_its_own_web_folder() -> None:
+    """From a checkout, or `pip install -e .`, the page is `web/` itself; an installed wheel's
+    is `qa/web` inside the package (tests/test_packaging.py)."""
+    assert default_web_dir() == REPO / "web"
 
 
 def test_web_folder_can_be_configured(make_client: MakeClient, tmp_path: Path) -> None:

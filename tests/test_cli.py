@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from conftest import (
 from fakes import HashEmbedder
 from news_site import BIG_HTML, OVERSIZE_LIMIT, NewsSite, serving
 from qa.cli import _runtimes, cli
-from qa.config import Settings
+from qa.config import Settings, load_settings
 from qa.models.embedder import Embedder
 from qa.models.onnx_runtime import cpu_has_bfloat16
 from qa.models.reader import SpanReader
@@ -163,6 +164,57 @@ def test_empty_question_is_refused(
 ) -> None:
     result = run(settings, embedder, "ask", "   ", "--index", str(seed_index_dir))
     assert result.exit_code == 1 and "empty" in result.output
+
+
+# For each extra: the settings that need it, the module it brings, and what a missing one says.
+NEEDS_AN_EXTRA = {
+    "postgres": (
+        {"QA_STORE_URL": "postgresql://qa:s3cret@127.0.0.1:5432/qa", "QA_ANSWER_READER": "false"},
+        "psycopg",
+        "PostgreSQL stores need the postgres extra: pip install 'qa[postgres]'",
+    ),
+    "milvus": (
+        {"QA_VECTORS_BACKEND": "milvus", "QA_ANSWER_READER": "false"},
+        "pymilvus",
+        "Milvus vector indexes need the milvus extra: pip install 'qa[milvus]'",
+    ),
+    "openvino": (
+        {"QA_ANSWER_READER_RUNTIME": "openvino-bf16"},
+        "openvino",
+        "answer.reader_runtime: openvino-bf16 needs the openvino extra: pip install 'qa[openvino]'",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def hashed_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seed article indexed with HashEmbedder, on SQLite and FAISS."""
+    folder = tmp_path_factory.mktemp("hashed") / "index"
+    settings = load_settings(REPO / "config.yaml", env={})
+    made = run(settings, HashEmbedder(), "ingest", str(SEED_ARTICLE), "--index", str(folder))
+    assert made.exit_code == 0, made.output
+    return folder
+
+
+@pytest.mark.parametrize("extra", sorted(NEEDS_AN_EXTRA))
+@pytest.mark.parametrize("command", ["ingest", "serve"])
+def test_a_missing_extra_is_one_line_naming_it(
+    extra: str,
+    command: str,
+    hashed_index_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env, module, message = NEEDS_AN_EXTRA[extra]
+    env = {**env, "QA_VECTORS_MILVUS_URI": str(tmp_path / "milvus.db")}
+    settings = load_settings(REPO / "config.yaml", env=env)
+    folder = shutil.copytree(hashed_index_dir, tmp_path / "index")
+    monkeypatch.setitem(sys.modules, module, None)  # importing it raises ImportError
+    sources = [str(SEED_ARTICLE), "--quiet"] if command == "ingest" else []
+    result = run(settings, HashEmbedder(), command, *sources, "--index", str(folder))
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)  # a ClickException, not a crash
+    assert result.output == f"Error: {message}\n"
 
 
 def test_model_mismatch_is_a_clear_error(seed_index_dir: Path, settings: Settings) -> None:

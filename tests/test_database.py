@@ -1,5 +1,6 @@
 """Choosing and reaching a database: locations, and errors that name it without its password."""
 
+import sys
 import threading
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from qa.service.rate_limits import DatabaseRateLimitStorage
 from qa.store.articles import ArticleStore
 from qa.store.database import (
     DatabaseError,
+    MissingClientError,
     SQLiteDatabase,
     open_database,
     redact_password,
@@ -38,6 +40,17 @@ def test_unreachable_postgres_is_named_without_its_password(tmp_path: Path) -> N
         open_database(url, tmp_path, "store.sqlite")
     assert "cannot connect to postgresql://qa:***@127.0.0.1:1/qa" in str(raised.value)
     assert "s3cret" not in str(raised.value)
+
+
+def test_a_postgresql_store_without_psycopg_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # `import psycopg` raises ImportError
+    with pytest.raises(MissingClientError) as raised:
+        open_database("postgresql://qa:s3cret@127.0.0.1:5432/qa", tmp_path, "store.sqlite")
+    assert str(raised.value) == (
+        "PostgreSQL stores need the postgres extra: pip install 'qa[postgres]'"
+    )
 
 
 def test_redact_password() -> None:

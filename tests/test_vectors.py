@@ -3,12 +3,19 @@ filter), ids, and saved state tied to a store generation."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from qa.store.vectors import FAISS_KINDS, FaissVectorIndex, MilvusVectorIndex, VectorIndex
+from qa.store.vectors import (
+    FAISS_KINDS,
+    FaissVectorIndex,
+    MilvusVectorIndex,
+    VectorIndex,
+    VectorIndexError,
+)
 
 DIMENSION = 16
 
@@ -22,6 +29,18 @@ def make(kind: str, folder: Path) -> VectorIndex:
     if kind == "milvus":
         return MilvusVectorIndex(str(folder / "milvus.db"), "test_chunks", DIMENSION)
     return FaissVectorIndex(folder, DIMENSION, kind, min_train_vectors=300)
+
+
+@pytest.mark.parametrize("missing", ["pymilvus", "milvus_lite"])
+def test_milvus_without_its_packages_names_the_extra(
+    missing: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, missing, None)  # importing it raises ImportError
+    with pytest.raises(VectorIndexError) as raised:
+        MilvusVectorIndex(str(tmp_path / "milvus.db"), "test_chunks", DIMENSION)
+    assert (
+        str(raised.value) == "Milvus vector indexes need the milvus extra: pip install 'qa[milvus]'"
+    )
 
 
 @pytest.mark.parametrize("kind", [*FAISS_KINDS, "milvus"])

@@ -24,8 +24,11 @@ from qa.service.rate_limits import limiter_storage
 from qa.store.database import Database
 from qa.wiring import Components
 
-# The page's folder in a checkout (also for `pip install -e .`): beside the package, not in it.
-REPO_WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+# The chat page: `web/` beside the package in a checkout (and so for `pip install -e .`), which a
+# wheel ships inside it as `qa/web` (pyproject.toml maps the one to the other).
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+INSTALLED_WEB_DIR = PACKAGE_DIR / "web"
+REPO_WEB_DIR = PACKAGE_DIR.parent / "web"
 # The page loads only its own files: even text that slipped past escaping could not run.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -33,9 +36,14 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+def default_web_dir() -> Path:
+    """The page installed with the package, else (a checkout, an editable install) `web/`."""
+    return INSTALLED_WEB_DIR if INSTALLED_WEB_DIR.is_dir() else REPO_WEB_DIR
+
+
 def resolve_web_dir(configured: str) -> Path:
-    """`server.web_dir` (or `QA_SERVER_WEB_DIR`) when set, else the checkout's `web/`."""
-    return Path(configured).expanduser().resolve() if configured else REPO_WEB_DIR
+    """`server.web_dir` (or `QA_SERVER_WEB_DIR`) when set, else `default_web_dir()`."""
+    return Path(configured).expanduser().resolve() if configured else default_web_dir()
 
 
 def _security_headers(response: Response) -> Response:

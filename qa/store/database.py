@@ -14,11 +14,18 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from qa.extras import install_hint
+
 Row = Mapping[str, Any]
 
 
 class DatabaseError(RuntimeError):
     """The database cannot be opened or read; the message names it and says what to do."""
+
+
+class MissingClientError(DatabaseError):
+    """The database's Python client is not installed: nothing is wrong with the store itself,
+    and the message names the extra that installs the client."""
 
 
 class Database(Protocol):
@@ -127,6 +134,15 @@ def redact_password(url: str) -> str:
     return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
 
 
+def _psycopg() -> Any:
+    """The psycopg module; MissingClientError naming the extra when it is not installed."""
+    try:
+        import psycopg
+    except ImportError as error:
+        raise MissingClientError(f"PostgreSQL stores need {install_hint('postgres')}") from error
+    return psycopg
+
+
 @contextmanager
 def scratch_schema(dsn: str, prefix: str) -> Iterator[str]:
     """A URL for the PostgreSQL database `dsn` whose connections use a new, empty schema named
@@ -134,8 +150,7 @@ def scratch_schema(dsn: str, prefix: str) -> Iterator[str]:
     empty whatever the database holds, for the backend tests and benchmarks/replicas.py."""
     import uuid
 
-    import psycopg
-
+    psycopg = _psycopg()
     schema = f"{prefix}{uuid.uuid4().hex[:12]}"
     with psycopg.connect(dsn, autocommit=True) as connection:
         connection.execute(f"CREATE SCHEMA {schema}")
@@ -164,7 +179,7 @@ class PostgresDatabase:
     full_text_search = True
 
     def __init__(self, url: str) -> None:
-        import psycopg
+        psycopg = _psycopg()
         from psycopg.rows import dict_row
 
         self.name = redact_password(url)

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from qa.config import ConfigError
+from qa.extras import install_hint
 from qa.models.embedder import Vectors
 from qa.store.files import replaced_atomically
 
@@ -261,8 +262,16 @@ class MilvusVectorIndex:
     _MARKER_ID = -1
 
     def __init__(self, uri: str, collection: str, dimension: int, token: str = "") -> None:
-        from pymilvus import DataType, MilvusClient
-        from pymilvus.exceptions import MilvusException
+        try:
+            from pymilvus import DataType, MilvusClient
+            from pymilvus.exceptions import MilvusException
+
+            if uri.endswith(".db"):  # a Milvus Lite file, which pymilvus opens with milvus_lite
+                import milvus_lite  # noqa: F401
+        except ImportError as error:
+            raise VectorIndexError(
+                f"Milvus vector indexes need {install_hint('milvus')}"
+            ) from error
 
         self.collection = collection
         self.dimension = dimension
