@@ -30,16 +30,18 @@ from conftest import REPO
 SOURCES = ("pyproject.toml", "README.md", "qa", "web")
 STEP_SECONDS = 240  # each of build, install and start, on 2 busy cores
 
-# Run by the virtual environment's Python: the app on an empty index folder (argv[1]), served
-# on a port the system picks; prints where qa and the page were found and the address, then
-# serves until its standard input closes.
+# Run by the virtual environment's Python: the app on an empty index folder (argv[1]), with
+# the tests' fake embedder (from argv[2], searched after the installed packages), served on a
+# port the system picks; prints where qa and the page were found and the address, then serves
+# until its standard input closes.
 SERVE = """
 import json, sys, threading
 from pathlib import Path
+sys.path.append(sys.argv[2])
 from werkzeug.serving import make_server
 import qa
+from fakes import HashEmbedder
 from qa.config import Settings
-from qa.models.embedder import HashEmbedder
 from qa.service.app import create_app
 from qa.wiring import open_components
 
@@ -88,7 +90,10 @@ def test_the_wheel_holds_every_module_the_models_and_the_page(wheel: Path) -> No
     assert modules - names == set()  # a subpackage missing from pyproject's list would show
     page = {f"qa/{path.relative_to(REPO)}" for path in (REPO / "web").rglob("*") if path.is_file()}
     assert {"qa/web/index.html", "qa/web/app.js", "qa/web/style.css"} <= page <= names
-    models = {"qa/models/reader.safetensors", "qa/models/reader.json", "qa/models/common-words.txt"}
+    models = {
+        f"qa/models/{name}"
+        for name in ("reader.safetensors", "reader.json", "ranker.json", "common-words.txt")
+    }
     assert models <= names
     assert not any(name.startswith(("training/", "tests/", "web/")) for name in names)
 
@@ -119,7 +124,7 @@ def test_an_installed_wheel_serves_the_page_from_the_package(wheel: Path, tmp_pa
     errors = tmp_path / "stderr.txt"
     with errors.open("w") as stderr:
         server = subprocess.Popen(
-            [python, "-I", "-c", SERVE, str(tmp_path / "index")],
+            [python, "-I", "-c", SERVE, str(tmp_path / "index"), str(REPO / "tests")],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr,
