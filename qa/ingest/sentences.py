@@ -213,10 +213,3 @@ def make_chunks(
         if last == len(sentences) - 1:
             return chunks
         first += step
-
-
-def chunk_passage(title: str, chunk_text: str) -> str:
-    """The text keyword-indexed for a chunk: the headline gives it context. (Its vector is made
-    from its sentences' vectors, `qa.models.embedder.mean_of_rows`, so the headline is not in
-    it.)"""
-    return f"{title}\n{chunk_text}"

@@ -15,7 +15,6 @@ from collections.abc import Collection, Sequence
 
 import numpy as np
 
-from qa.ingest.sentences import chunk_passage
 from qa.models.embedder import Vectors
 from qa.store.database import Database, DatabaseError, Row
 from qa.store.full_text import add_passage_terms, passage_terms
@@ -25,6 +24,7 @@ from qa.store.rows import (
     ArticleRecord,
     StoredChunk,
     article_from_row,
+    chunk_passage,
     content_hash,
     vector_blob,
     vectors_from_rows,

@@ -138,3 +138,10 @@ def where_clause(where: ArticleFilter | None) -> tuple[str, list[object]]:
         clauses.append("a.published <= ?")
         parameters.append(where.published_to.isoformat())
     return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), parameters
+
+
+def chunk_passage(title: str, chunk_text: str) -> str:
+    """The text keyword-indexed for a chunk: the headline gives it context. (Its vector is made
+    from its sentences' vectors, `qa.models.embedder.mean_of_rows`, so the headline is not in
+    it.)"""
+    return f"{title}\n{chunk_text}"
