@@ -6,7 +6,15 @@ import datetime as dt
 
 import pytest
 
-from qa.answering.developing import Found, as_of, figure, in_time, same_answer
+from qa.answering.developing import (
+    STORY_CONFIDENCE,
+    STORY_RELEVANCE_MARGIN,
+    Found,
+    as_of,
+    figure,
+    in_time,
+    same_answer,
+)
 from qa.types import Article, ResolvedDate, Sentence
 
 
@@ -60,6 +68,21 @@ def test_answers_that_agree_are_one_answer_from_every_article() -> None:
 def test_one_article_is_no_story() -> None:
     assert in_time([FEBRUARY]) == in_time([FEBRUARY, _found("feb", None, "x")])
     assert in_time([FEBRUARY]).timeline == ()
+
+
+def _scored(found: Found, relevance: float, confidence: float) -> Found:
+    return Found(found.article, found.sentence, found.answer, relevance, confidence)
+
+
+def test_an_answer_joins_the_story_by_how_well_it_matches_and_how_sure_the_decision_is() -> None:
+    best = _scored(FEBRUARY, 10.0, 0.9)
+    # A newer report the ranker matched at least as well joins, however unsure the decision.
+    assert in_time([best, _scored(APRIL, 10.5, 0.25)]).chosen == 1
+    # Nearly as well (within STORY_RELEVANCE_MARGIN) needs STORY_CONFIDENCE too.
+    assert in_time([best, _scored(APRIL, 10.0 - STORY_RELEVANCE_MARGIN + 0.5, 0.6)]).chosen == 1
+    assert in_time([best, _scored(APRIL, 9.0, STORY_CONFIDENCE - 0.1)]) == in_time([best])
+    # A newer figure about something else, matched much worse, leaves the answer alone.
+    assert in_time([best, _scored(APRIL, 10.0 - STORY_RELEVANCE_MARGIN - 1, 0.95)]).chosen == 0
 
 
 def test_as_of_is_the_day_the_sentence_names_else_the_articles() -> None:

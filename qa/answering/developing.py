@@ -80,11 +80,12 @@ class Found:
     confidence: float = 1.0
 
 
-# An answer from another article joins the story only when the ranker matched its sentence to
-# the question nearly as well as the best one's (within this many logits) and the decision is
-# this sure of it: a newer figure about something else ("six million" votes counted, asked for
-# a state's electoral votes) must not replace the answer.
-STORY_RELEVANCE_MARGIN = 1.0
+# An answer from another article joins the story when the ranker matched its sentence to the
+# question at least as well as the best one's, or nearly as well (within this many logits) and
+# the decision is this sure of it: a newer figure about something else ("six million" votes
+# counted, asked for a state's electoral votes) must not replace the answer, but a newer report
+# the reader found harder to read (a longer sentence, a figure given in words) still counts.
+STORY_RELEVANCE_MARGIN = 5.0
 STORY_CONFIDENCE = 0.5
 
 
@@ -105,7 +106,7 @@ def in_time(found: Sequence[Found]) -> Story:
     best = found[0]
     firsts: dict[str, int] = {best.article.id: 0}
     for index, item in enumerate(found):
-        if (
+        if item.relevance >= best.relevance or (
             item.relevance >= best.relevance - STORY_RELEVANCE_MARGIN
             and item.confidence >= STORY_CONFIDENCE
         ):
