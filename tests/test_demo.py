@@ -166,6 +166,19 @@ def test_the_example_questions_are_answered_right(
     assert body["answerable"] and answer in body["answer"], body["answer"]
 
 
+def test_the_readme_example_is_the_newest_governor_with_how_it_changed(demo: FlaskClient) -> None:
+    body = ask(demo, "who is the governor of puerto rico?")
+    assert body["answerable"] and "Vázquez Garced" in body["answer"]
+    assert body["as_of"] == body["timeline"][-1]["published"] == "2020-01-17"
+    assert "Rosselló" in body["timeline"][0]["answer"]  # who it was before
+
+
+def test_the_readme_example_about_wimbledon_names_it_missing(demo: FlaskClient) -> None:
+    body = ask(demo, "who won wimbledon in 2019?")
+    assert not body["answerable"] and body["abstain_reason"] == "not_in_archive"
+    assert body["missing_terms"] == ["wimbledon"] and body["period"]["named"] == "in 2019"
+
+
 def test_who_won_is_answered_by_the_winners_not_the_announcer(demo: FlaskClient) -> None:
     body = ask(demo, "who won the 2019 Nobel Prize in Physics?")
     assert body["answer"].startswith("James Peebles") and "Academy" not in body["answer"]
