@@ -211,6 +211,7 @@ def test_a_developing_story_shows_a_timeline_that_fits_a_phone(
     browser: Any, dated_base_url: str
 ) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
 
     browser.set_window_size(500, 900)
     try:
@@ -229,8 +230,9 @@ def test_a_developing_story_shows_a_timeline_that_fits_a_phone(
         )
         assert widths[0] <= widths[1] and max(widths[2:]) <= 500
         entries[0].find_element(By.CSS_SELECTOR, ".timeline-entry").click()
-        highlight = browser.find_element(By.CSS_SELECTOR, "#reader-text mark.highlight")
-        assert "end of 2020" in highlight.text
+        # The article loads after the click: wait for its highlighted sentence.
+        highlighted = (By.CSS_SELECTOR, "#reader-text mark.highlight")
+        _wait(browser, ec.text_to_be_present_in_element(highlighted, "end of 2020"))
     finally:
         browser.set_window_size(1280, 900)
 
