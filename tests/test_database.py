@@ -72,9 +72,14 @@ def test_replicas_starting_together_on_a_fresh_database_all_open_it(
         identities: list[str | None] = []
 
         def start_replica() -> None:
-            database = connect()
-            started.wait()
             try:
+                database = connect()
+            except Exception as error:  # noqa: BLE001 - every failure is the test's finding
+                errors.append(error)
+                started.abort()  # the others stop waiting, and the test reports the error
+                return
+            try:
+                started.wait(timeout=120)
                 store = ArticleStore(database, 8, "model")
                 ConversationStore(database, 60.0, 10)
                 DatabaseRateLimitStorage(database=database)

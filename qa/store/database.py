@@ -74,6 +74,10 @@ def _transaction(
         execute("COMMIT")
 
 
+# How long a statement waits for another connection's lock before it fails.
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
 class SQLiteDatabase:
     """One connection shared by threads under a lock; WAL lets other processes read meanwhile."""
 
@@ -85,12 +89,15 @@ class SQLiteDatabase:
         self.name = str(path)
         self._lock = threading.RLock()
         try:
-            self._connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            # Waiting for locks starts with the connection: switching a new file to WAL takes
+            # one, and several workers or replicas may open a fresh store together.
+            self._connection = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False, isolation_level=None
+            )
             self._connection.row_factory = sqlite3.Row
             self._connection.execute("PRAGMA journal_mode=WAL")
             self._connection.execute("PRAGMA foreign_keys=ON")
             self._connection.execute("PRAGMA synchronous=FULL")
-            self._connection.execute("PRAGMA busy_timeout=30000")
         except sqlite3.DatabaseError as error:
             raise DatabaseError(f"{path}: {error}") from error
 
