@@ -377,16 +377,19 @@ def evaluate_command(
         data = load_squad(dataset).limited(limit)
     except (SquadFormatError, ValueError) as error:
         raise click.ClickException(str(error)) from error
-    embedder = context.obj.get("embedder") or make_embedder(settings)
-    result = evaluate(
-        data,
-        settings,
-        embedder,
-        SpacySplitter(),
-        baselines=baselines,
-        reader=context.obj.get("reader"),
-        details=details,
-    )
+    try:
+        embedder = context.obj.get("embedder") or make_embedder(settings)
+        result = evaluate(
+            data,
+            settings,
+            embedder,
+            SpacySplitter(),
+            baselines=baselines,
+            reader=context.obj.get("reader"),
+            details=details,
+        )
+    except USER_ERRORS as error:
+        raise click.ClickException(str(error)) from error
     click.echo(json.dumps(result) if as_json else format_table(result))
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from backends import DATABASES, database_connector
+from fakes import HashEmbedder
+from qa.config import AnswerSettings, Settings, StoreSettings
 from qa.service.conversations import ConversationStore
 from qa.service.rate_limits import DatabaseRateLimitStorage
 from qa.store.articles import ArticleStore
@@ -17,6 +19,7 @@ from qa.store.database import (
     open_database,
     redact_password,
 )
+from qa.wiring import open_components
 
 
 def test_locations(tmp_path: Path) -> None:
@@ -40,6 +43,20 @@ def test_unreachable_postgres_is_named_without_its_password(tmp_path: Path) -> N
         open_database(url, tmp_path, "store.sqlite")
     assert "cannot connect to postgresql://qa:***@127.0.0.1:1/qa" in str(raised.value)
     assert "s3cret" not in str(raised.value)
+
+
+def test_an_unreachable_postgresql_store_is_not_called_unreadable(tmp_path: Path) -> None:
+    """The server being down says nothing about the store: no advice to rebuild it."""
+    settings = Settings(
+        store=StoreSettings(url="postgresql://qa:s3cret@127.0.0.1:1/qa?connect_timeout=2"),
+        answer=AnswerSettings(reader=False),
+    )
+    with pytest.raises(DatabaseError) as raised:
+        open_components(
+            settings, embedder=HashEmbedder(), create=True, index_dir=tmp_path / "index"
+        )
+    assert "cannot connect to postgresql://qa:***@127.0.0.1:1/qa" in str(raised.value)
+    assert "ingest" not in str(raised.value) and "s3cret" not in str(raised.value)
 
 
 def test_a_postgresql_store_without_psycopg_names_the_extra(

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from conftest import REPO
 from qa.answering.pipeline import Asked
 from qa.cli import cli
-from qa.config import Settings
+from qa.config import Settings, load_settings
 from qa.evaluation.evaluate import Outcome, format_table, outcome_record, score
 from qa.evaluation.squad import SquadQuestion
 from qa.models.embedder import Embedder
@@ -146,3 +148,20 @@ def test_eval_command_end_to_end(
     assert lines[0]["gold_article"] == lines[0]["cited_article"] == "Mixed_topics#0"
     assert lines[0]["citation_correct"] is True and "France" in lines[0]["cited_sentence"]
     assert lines[1]["unanswerable"] and lines[1]["citation_correct"] is None
+
+
+def test_eval_with_a_runtime_this_install_lacks_is_one_line(
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load_settings(
+        REPO / "config.yaml", env={"QA_ANSWER_READER_RUNTIME": "openvino-bf16"}
+    )
+    monkeypatch.setitem(sys.modules, "openvino", None)  # importing it raises ImportError
+    result = CliRunner().invoke(
+        cli, ["eval", str(squad_file(tmp_path))], obj={"settings": settings, "embedder": embedder}
+    )
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert result.output == (
+        "Error: answer.reader_runtime: openvino-bf16 needs the openvino extra: "
+        "pip install 'qa[openvino]'\n"
+    )

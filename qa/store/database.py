@@ -23,9 +23,14 @@ class DatabaseError(RuntimeError):
     """The database cannot be opened or read; the message names it and says what to do."""
 
 
-class MissingClientError(DatabaseError):
-    """The database's Python client is not installed: nothing is wrong with the store itself,
-    and the message names the extra that installs the client."""
+class DatabaseUnavailableError(DatabaseError):
+    """The database cannot be reached or opened for a reason outside the store (a server down,
+    a client not installed): nothing says the store itself is damaged."""
+
+
+class MissingClientError(DatabaseUnavailableError):
+    """The database's Python client is not installed; the message names the extra that
+    installs it."""
 
 
 class Database(Protocol):
@@ -194,7 +199,8 @@ class PostgresDatabase:
         try:
             self._connection = psycopg.connect(url, autocommit=True, row_factory=dict_row)
         except psycopg.Error as error:
-            raise DatabaseError(f"cannot connect to {self.name}: {error}".strip()) from error
+            message = f"cannot connect to {self.name}: {error}".strip()
+            raise DatabaseUnavailableError(message) from error
 
     @staticmethod
     def _portable(sql: str) -> str:

@@ -24,7 +24,12 @@ import numpy as np
 
 from qa.models.embedder import Embedder, Vectors
 from qa.store.articles import ArticleStore, StoreError
-from qa.store.database import Database, DatabaseError, MissingClientError, SQLiteDatabase
+from qa.store.database import (
+    Database,
+    DatabaseError,
+    DatabaseUnavailableError,
+    SQLiteDatabase,
+)
 from qa.store.files import replaced_atomically
 from qa.store.rows import ArticleRecord
 from qa.store.vectors import SAVED_FAISS_FILES, FaissVectorIndex, VectorIndex
@@ -166,8 +171,8 @@ class Index:
             )
         try:
             database = open_database() if open_database else SQLiteDatabase(folder / STORE)
-        except MissingClientError:
-            raise  # the store may be fine: what reads it is not installed
+        except DatabaseUnavailableError:
+            raise  # the store may be fine: the server is down, or its client not installed
         except DatabaseError as error:
             raise StoreError.unreadable(error) from error
         store = ArticleStore(database, manifest.dimension, manifest.model)
