@@ -207,7 +207,7 @@ def ingest(sources: list[Path], folder: Path, store_url: str) -> float:
 
 def replica_folder(ingested: Path, folder: Path) -> Path:
     """A replica's own index folder: only the manifest (the model check); its FAISS vectors
-    are rebuilt from the store when it opens (README, Scaling out)."""
+    are rebuilt from the store when it opens (docs/deployment.md, Replicas)."""
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     shutil.copy2(ingested / MANIFEST, folder / MANIFEST)

@@ -366,7 +366,7 @@ def evaluate_command(
     baselines: bool,
     details: Path | None,
 ) -> None:
-    """Score answers on a SQuAD 2.0 file, indexed into a temporary folder (see README)."""
+    """Score answers on a SQuAD 2.0 file, indexed into a temporary folder (docs/evaluation.md)."""
     from qa.evaluation.evaluate import evaluate, format_table
     from qa.evaluation.squad import SquadFormatError, load_squad
     from qa.ingest.sentences import SpacySplitter

@@ -77,8 +77,7 @@ def without_accents(text: str) -> str:
 # Both cached by text: the ranker reads the same retrieved sentences question after question.
 @functools.lru_cache(maxsize=1 << 15)
 def _content_words(text: str) -> tuple[str, ...]:
-    words = (_POSSESSIVE.sub("", w) for w in _WORD.findall(without_accents(text).lower()))
-    return tuple(stem(w) for w in words if w and w not in STOPWORDS)
+    return tuple(stem(w) for w in words(text) if w not in STOPWORDS)
 
 
 @functools.lru_cache(maxsize=1 << 15)

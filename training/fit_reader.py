@@ -22,7 +22,7 @@ hybrid retrieval, the ranker's candidates), then:
   one with the best min(precision, recall) on the news fit set (where the sets pull apart, the
   natural questions decide);
 - the short answer is the reader's best span in the cited sentence (measured against the span
-  scorer this replaced: README, Answer quality).
+  scorer it replaced: docs/decisions/reader.md).
 """
 
 from __future__ import annotations
@@ -311,7 +311,7 @@ def main() -> None:
         "--reader-trained-on",
         default="",
         help="comma-separated dev-a titles the reader learnt from (a second stage of training, "
-        "README), left out of the fit; the shipped SQuAD 1.1 reader learnt from none",
+        "docs/training.md), left out of the fit; the shipped SQuAD 1.1 reader learnt from none",
     )
     parser.add_argument(
         "--first-stage-only", action="store_true", help="print the ranker's recall@k and stop"

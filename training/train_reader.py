@@ -7,14 +7,14 @@
 
 Each TRAIN.json is SQuAD 1.1 or 2.0, for example the SQuAD 1.1 training set (the first stage)
 and then, --start-from its weights, SQuAD 2.0 questions with --unanswerable plus some SQuAD 1.1
-questions again so that the first stage is not forgotten (the second stage; README). The
+questions again so that the first stage is not forgotten (the second stage; docs/training.md). The
 sentence pairs are made once and kept in --work with the checkpoints; run the same command
 again after a crash or a kill and it resumes. --out gets the weights that changed (float16)
 when training ends; the answerer's calibration is separate
 (training/fit_reader.py). --eval scores the trained reader on a SQuAD 2.0 file with each
 question's own paragraph given (see `gold_paragraph_figures`). --keep-layers with --start-from
 and --teacher trains a smaller student (fewer encoder layers, faster reading) to read as the
-reader it starts from does (README, Inference runtimes: tried, not shipped).
+reader it starts from does (docs/decisions/reader.md: tried, not shipped).
 """
 
 from __future__ import annotations

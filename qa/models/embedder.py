@@ -189,8 +189,8 @@ def mean_of_rows(vectors: Vectors, ranges: Sequence[tuple[int, int]]) -> Vectors
     (len(ranges), dimension).
 
     A chunk's vector is made this way from its sentences' vectors: each text is encoded once,
-    and retrieval and answers are as good as with the chunk encoded again (README,
-    Measurements). Raises ValueError for an empty or out-of-bounds range.
+    and retrieval and answers are as good as with the chunk encoded again (docs/performance.md,
+    Ingest). Raises ValueError for an empty or out-of-bounds range.
     """
     if any(not 0 <= start < end <= len(vectors) for start, end in ranges):
         raise ValueError(f"row ranges must be non-empty and within 0..{len(vectors)}")

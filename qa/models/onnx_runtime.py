@@ -169,7 +169,7 @@ def resolve_runtime(runtime: str, bfloat16: bool | None = None) -> str:
     """The runtime to use for a configured one: "auto" becomes "openvino-bf16" on a CPU with
     bfloat16 instructions (`bfloat16`, by default read from `cpu_flags()`) and "onnx" elsewhere,
     the others stay. Both give float32's answers; OpenVINO is the faster only where it can
-    multiply in bfloat16, and computes in float32 elsewhere (README, Inference runtimes)."""
+    multiply in bfloat16, and computes in float32 elsewhere (docs/decisions/openvino-bf16.md)."""
     if runtime != "auto":
         return runtime
     if bfloat16 is None:

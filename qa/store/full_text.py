@@ -101,7 +101,8 @@ class PostgresLexicalIndex:
     as the sum over question words of BM25's idf × `ts_rank(passage, word, 1)` (term frequency
     saturating, length-normalized). With idf weights it ranked like in-memory BM25 on the
     evaluation sets; ts_rank_cd alone, which has no idf, found the right article first far less
-    often (README, Scaling out). Nothing is held in memory: every search sees committed writes.
+    often (docs/deployment.md, PostgreSQL). Nothing is held in memory: every search sees
+    committed writes.
     """
 
     def __init__(self, store: PassageTermStore) -> None:
