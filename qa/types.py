@@ -77,11 +77,13 @@ class Citation:
 @dataclass(frozen=True)
 class Period:
     """Publication dates a question was asked in (either bound may be open) and the words of
-    the question that named them ("in march 2020")."""
+    the question that named them ("in march 2020"). `ends` is the last day those words name:
+    `until` may run past it by the days whose articles still report on it."""
 
     since: dt.date | None
     until: dt.date | None
     named: str
+    ends: dt.date | None = None
 
 
 @dataclass(frozen=True)

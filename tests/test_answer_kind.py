@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from qa.answering.answer_kind import (
+    asked_noun,
     asks_for_a_list,
     fitting_spans,
     list_span,
     question_kind,
     span_fits,
+    with_asked_noun,
 )
 from qa.types import Entity
 
@@ -42,6 +44,8 @@ def test_question_kind(question: str, kind: str | None) -> None:
         ("quantity", "sixteen", {"CARDINAL"}, True),
         ("quantity", "2019", {"DATE"}, False),  # a year is not how old or how many
         ("quantity", "the 1990s", set(), False),
+        ("quantity", "about 20:00", {"TIME"}, False),  # the time of day is not an age
+        ("quantity", "12:30 and 40 people", set(), True),
         ("date", "Aug. 20", {"DATE"}, True),
         ("date", "police", set(), False),
         ("duration", "three years", {"DATE"}, True),
@@ -107,3 +111,28 @@ def test_list_questions() -> None:
     assert asks_for_a_list("which countries are in the g7")
     assert not asks_for_a_list("when did the oil crisis begin?")
     assert not asks_for_a_list("what is the official name of the disease?")
+
+
+@pytest.mark.parametrize(
+    ("question", "noun"),
+    [
+        ("what category is hurricane humberto?", "category"),
+        ("which stage is the trial at?", "stage"),
+        ("what year did it open?", None),  # a measure: "2019", not "the year 2019"
+        ("what is the name?", None),
+        ("how many died?", None),
+    ],
+)
+def test_asked_noun(question: str, noun: str | None) -> None:
+    assert asked_noun(question) == noun
+
+
+def test_a_bare_number_takes_the_noun_asked_for() -> None:
+    text = "Humberto became a Category 3 hurricane; 3 people died."
+    three = text.index("3")
+    assert text[with_asked_noun(text, three, three + 1, "category") : three + 1] == "Category 3"
+    people = text.index("3 people")
+    assert with_asked_noun(text, people, people + 1, "category") == people  # not after it
+    assert with_asked_noun(text, three, three + 1, None) == three
+    words = text.index("a Category")
+    assert with_asked_noun(text, words, three + 1, "category") == words  # not a bare number

@@ -60,6 +60,15 @@ def test_answers_that_differ_over_time_tell_the_newest_with_a_timeline() -> None
     assert story.agreeing == ()
 
 
+def test_a_report_after_the_period_asked_about_answers_only_when_none_in_it_does() -> None:
+    end_of_march = dt.date(2020, 3, 31)
+    story = in_time([APRIL, FEBRUARY], latest=end_of_march)
+    assert story.chosen == 1  # February's: April's 5,900 is the toll on its own day
+    assert story.timeline == (1, 0)  # how it changed, the later report included
+    assert in_time([APRIL, FEBRUARY]).chosen == 0  # no period named: the newest
+    assert in_time([APRIL, MAY], latest=end_of_march).chosen == 1  # only later reports: the newest
+
+
 def test_answers_that_agree_are_one_answer_from_every_article() -> None:
     story = in_time([FEBRUARY, MAY])
     assert (story.chosen, story.timeline, story.agreeing) == (0, (), (1,))

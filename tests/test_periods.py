@@ -37,6 +37,22 @@ def test_named_period(question: str, since: str | None, until: str | None, named
 
 
 @pytest.mark.parametrize(
+    ("question", "ends"),
+    [
+        ("how many covid deaths in march 2020?", "2020-03-31"),  # not the week reporting on it
+        ("who was governor on august 4, 2019?", "2019-08-04"),
+        ("how many had it killed by january 2020?", "2020-01-31"),
+        ("how many delegates before march 2020?", "2020-02-29"),
+        ("what happened after june 2019", None),
+    ],
+)
+def test_a_period_ends_on_the_last_day_it_names(question: str, ends: str | None) -> None:
+    period = named_period(question, FIRST, LAST)
+    assert period is not None
+    assert period.ends == (ends and dt.date.fromisoformat(ends))
+
+
+@pytest.mark.parametrize(
     "question",
     [
         "who won the 2019 nobel prize in physics?",  # a year that names the prize, not a period

@@ -101,8 +101,8 @@ def span_fits(kind: str | None, span: str, labels: Iterable[str]) -> bool:
         return bool(labels & _TIME_LABELS) or (has_number and bool(_TIME_UNIT.search(span)))
     if kind == "date":
         return bool(labels & _TIME_LABELS) or bool(_CALENDAR.search(span))
-    if kind == "quantity":
-        return has_number and not year_only
+    if kind == "quantity":  # a count, not the year or the time of day it was counted at
+        return has_number and not year_only and bool(_NUMBER.search(_CLOCK.sub(" ", span)))
     if kind == "cause":
         return not (labels and labels <= _NAME_LABELS | _TIME_LABELS) and not year_only
     if kind in {"person", "speaker"}:
@@ -158,6 +158,35 @@ _LIST_GAP = re.compile(
 )
 _NAME_TAIL = re.compile(r"( [A-Z][\w'-]+){1,2}(?=[.,;:]|$)")
 _LABEL_FAMILY = {"PERSON": "name", "ORG": "name", "NORP": "name", "GPE": "place", "LOC": "place"}
+
+
+# "what category is Humberto?": the noun a bare number answers is part of the answer. Not
+# a unit or a measure ("what year": "2019", not "the year 2019").
+_ASKED_NOUN = re.compile(r"\b(?:what|which)\s+([a-z]+)\b", re.I)
+_MEASURE_NOUNS = frozenset(
+    "year years month day date time decade century week age number amount percentage percent "
+    "share size score price cost".split()
+)
+
+
+def asked_noun(question: str) -> str | None:
+    """The noun after "what"/"which" ("category" in "what category is Humberto?"), lower case;
+    None if the question has none or it names a measure."""
+    match = _ASKED_NOUN.search(question)
+    noun = match.group(1).lower() if match else None
+    return None if noun is None or noun in STOPWORDS or noun in _MEASURE_NOUNS else noun
+
+
+_BARE_NUMBER = re.compile(rf"^\s*(\d[\d,.]*|{_NUMBER_WORDS})\s*$", re.I)
+
+
+def with_asked_noun(text: str, start: int, end: int, noun: str | None) -> int:
+    """Where a bare-number span `text[start:end]` begins once the noun the question asked
+    for is taken in ("Category 5" for "what category", not "5"); `start` otherwise."""
+    if noun is None or not _BARE_NUMBER.match(text[start:end]):
+        return start
+    before = re.search(rf"\b{re.escape(noun)}s?\s+$", text[:start], re.I)
+    return before.start() if before else start
 
 
 def asks_for_a_list(question: str) -> bool:

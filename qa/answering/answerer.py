@@ -27,11 +27,12 @@ Without a reader (answer.reader: false) the ranker's first sentence is cited and
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import numpy as np
 
-from qa.answering.answer_kind import asks_for_a_list, question_kind
+from qa.answering.answer_kind import asked_noun, asks_for_a_list, question_kind
 from qa.answering.dates import resolve_dates
 from qa.answering.decision import abstain_reason, decision_logit
 from qa.answering.developing import Found, as_of, in_time
@@ -169,6 +170,7 @@ class SentenceAnswerer:
         chunks: Sequence[tuple[StoredChunk, float]],
         top_k: int,
         context: str = "",
+        latest: dt.date | None = None,
     ) -> Answer:
         missing = tuple(missing_terms(question, self.lexical)) if self.lexical else ()
         terms, ranked = self.rank(question, query_vector, chunks, context)
@@ -200,10 +202,11 @@ class SentenceAnswerer:
             self.judge(question, terms, r, base_logit) for r in read[1:]
         ]
         listed = asks_for_a_list(question)
+        noun = asked_noun(question)
         found, named = [], []
         for r, (c, _) in zip(read, judged, strict=True):
             if c >= self.min_confidence:
-                short, count = short_answer(r, listed)
+                short, count = short_answer(r, listed, noun)
                 article, sentence = r.candidate.article, r.candidate.sentence
                 found.append((r, c, Found(article, sentence, short, r.candidate.score, c)))
                 named.append(count)
@@ -226,7 +229,7 @@ class SentenceAnswerer:
             return (not same, read_sentence.announces, not read_sentence.fits, -names[i], i)
 
         found = [found[i] for i in sorted(range(len(found)), key=preference)]
-        story = in_time([f for _, _, f in found])
+        story = in_time([f for _, _, f in found], latest)
         chosen, chosen_confidence, answer = found[story.chosen]
         first = [chosen.candidate, *(found[i][0].candidate for i in story.agreeing)]
         order = first + [r.candidate for r in read if r.candidate not in first] + rest
@@ -324,6 +327,7 @@ class NearestSentenceAnswerer:
         chunks: Sequence[tuple[StoredChunk, float]],
         top_k: int,
         context: str = "",
+        latest: dt.date | None = None,
     ) -> Answer:
         terms = QuestionTerms.of(question, self.lexical, context)
         candidates = candidate_sentences(terms, query_vector, chunks)

@@ -100,9 +100,12 @@ class Story:
     agreeing: tuple[int, ...] = ()
 
 
-def in_time(found: Sequence[Found]) -> Story:
+def in_time(found: Sequence[Found], latest: dt.date | None = None) -> Story:
     """The story the answers found tell: the best one alone, the same answer from several
-    articles, or, when dated articles answer differently, the newest article's answer."""
+    articles, or, when dated articles answer differently, the newest article's answer: the
+    newest published by `latest` (the end of the period the question names) if any was, since
+    a later report ("52 thousand" deaths on April 5) answers for its own day, not for the
+    month asked about."""
     best = found[0]
     firsts: dict[str, int] = {best.article.id: 0}
     for index, item in enumerate(found):
@@ -122,5 +125,6 @@ def in_time(found: Sequence[Found]) -> Story:
         assert published is not None
         return published
 
-    newest = max(dated, key=lambda i: (day(i), -i))
+    in_period = [i for i in dated if latest is None or day(i) <= latest]
+    newest = max(in_period or dated, key=lambda i: (day(i), -i))
     return Story(newest, tuple(sorted(dated, key=lambda i: (day(i), i))))

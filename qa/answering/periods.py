@@ -94,16 +94,17 @@ def named_period(question: str, first: dt.date | None, last: dt.date | None) -> 
             return None
         lead = match.group("lead").lower()
         if lead in {"by", "until", "till", "as of"}:
-            return Period(None, end, match.group().strip())
+            return Period(None, end, match.group().strip(), end)
         if lead == "before":
-            return Period(None, start - dt.timedelta(days=1), match.group().strip())
+            day_before = start - dt.timedelta(days=1)
+            return Period(None, day_before, match.group().strip(), day_before)
         if lead == "after":
             return Period(end + dt.timedelta(days=1), None, match.group().strip())
         if lead == "since":
             return Period(start, None, match.group().strip())
         # What happened in a period is reported in it and in the days after ("taken to
         # hospital in august", told on September 1).
-        return Period(start, min(last, end + REPORTING_DAYS), match.group().strip())
+        return Period(start, min(last, end + REPORTING_DAYS), match.group().strip(), end)
     return None
 
 

@@ -26,7 +26,9 @@ class EmptyQuestionError(ValueError):
 
 class Answerer(Protocol):
     """Picks and cites sentences from the retrieved chunks. `context` is earlier turns'
-    text: it may inform matching, never the answer type."""
+    text: it may inform matching, never the answer type. `latest` is the last day the
+    question's period names (`Period.ends`): an article published after it (in the days that
+    still report on the period) gives a story's answer only when none published in it does."""
 
     def warm_up(self) -> None:
         """Load what answering loads lazily (the reader, the keyword index's statistics)."""
@@ -39,6 +41,7 @@ class Answerer(Protocol):
         chunks: list[tuple[StoredChunk, float]],
         top_k: int,
         context: str = "",
+        latest: dt.date | None = None,
     ) -> Answer: ...
 
 
@@ -120,7 +123,8 @@ class Pipeline:
         asked = without_period(question, period)
         query_vector, chunks = self.retrieve(asked, context, where)
         retrieved = time.perf_counter()
-        answer = self.answerer.answer(asked, query_vector, chunks, top_k, context)
+        latest = period.ends if period is not None else None
+        answer = self.answerer.answer(asked, query_vector, chunks, top_k, context, latest)
         finished = time.perf_counter()
         timing = {
             "retrieve": round((retrieved - started) * 1000, 2),

@@ -9,7 +9,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.answering.answer_kind import fitting_spans, labels_in, list_span, span_fits, speaks
+from qa.answering.answer_kind import (
+    fitting_spans,
+    labels_in,
+    list_span,
+    span_fits,
+    speaks,
+    with_asked_noun,
+)
 from qa.answering.ranker import Candidate
 from qa.models.reader import Reading
 from qa.types import Entity, Sentence
@@ -92,13 +99,15 @@ def choose_span(
     return ReadSentence(candidate, score, start, end, False, announces)
 
 
-def short_answer(read: ReadSentence, listed: bool) -> tuple[str, int]:
+def short_answer(read: ReadSentence, listed: bool, noun: str | None = None) -> tuple[str, int]:
     """The short answer in a read sentence and how many names it holds: its span, widened to
-    a bounding preposition of a time ("within three years") and, for a question that may want
-    several things, to the whole list the span is part of ("James Peebles and the duo of
-    Didier Queloz and Michel Mayor")."""
+    a bounding preposition of a time ("within three years"), to the noun the question asked
+    for before a bare number ("Category 5", `noun` from `asked_noun`) and, for a question that
+    may want several things, to the whole list the span is part of ("James Peebles and the
+    duo of Didier Queloz and Michel Mayor")."""
     sentence, start, end = read.candidate.sentence, read.start, read.end
     entities = sentence_entities(sentence)
+    start = with_asked_noun(sentence.text, start, end, noun)
     if listed:
         start, end = list_span(sentence.text, entities, start, end)
     named = sum(start <= e.start and e.end <= end for e in entities)
