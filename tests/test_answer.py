@@ -210,6 +210,27 @@ def test_a_name_the_cited_article_lacks_is_an_abstention(dated_components: Compo
     assert answer.missing_terms == ()
 
 
+def test_a_name_the_archive_writes_but_the_cited_article_lacks_abstains(
+    dated_components: Components,
+) -> None:
+    """ "Iraqi" is written as a name in the retrieved passages, but not in the undated notes
+    that the reader likes best: another story, whatever the decision's model says."""
+    reader = ScriptedReader("within two years")
+    reader._calibration = replace(
+        reader.calibration, abstention=AbstentionModel({"reader": 1.0}, 0.0, 0.5)
+    )
+    dated_components.pipeline.answerer = SentenceAnswerer(
+        None, dated_components.lexical, reader=reader
+    )
+    answer = dated_components.pipeline.ask("when will coalition forces withdraw from iraq?", 3)
+    assert answer.answerable and "within two years" in (answer.answer or "")
+    asked = "when will coalition forces withdraw, said an iraqi diplomat?"
+    answer = dated_components.pipeline.ask(asked, 3)
+    assert "within two years" in answer.citations[0].sentence.text
+    assert not answer.answerable and answer.abstain_reason == "not_in_cited_article"
+    assert answer.missing_terms == ()  # the archive holds it
+
+
 def test_a_term_no_article_holds_abstains_before_reading(seed_components: Components) -> None:
     reader = ScriptedReader("within three years")
     seed_components.pipeline.answerer = SentenceAnswerer(

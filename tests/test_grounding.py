@@ -8,7 +8,14 @@ from collections.abc import Sequence
 
 import pytest
 
-from qa.answering.grounding import cited_article_evidence, mentioned, missing_terms, typed_terms
+from qa.answering.grounding import (
+    cited_article_evidence,
+    holds_name,
+    mentioned,
+    missing_terms,
+    question_names,
+    typed_terms,
+)
 from qa.answering.ranker import Candidate, QuestionTerms
 from qa.types import Article, Sentence
 from qa.words import content_words
@@ -115,3 +122,46 @@ def test_cited_article_evidence_names_what_the_article_lacks() -> None:
     assert tonga["local_missing_idf"] > 0.5
     # A common word the article lacks is a paraphrase, not a missing name.
     assert evidence("who left time's 2019 person of the year")["article_missing_max_idf"] == 0
+
+
+def test_question_names_read_case_from_the_passages() -> None:
+    passages = [
+        "Voters in Ohio and Florida went to the polls; the Ohio result came late.",
+        "A new poll in the city of Columbus. In New Zealand, Labour won; New Zealand's count.",
+        "City officials said the city would vote.",
+    ]
+    question = "who won ohio's primary in the city, and new zealand's election?"
+    # "city" and "new" are written in lower case too often to be names.
+    assert question_names(question, passages) == {"ohio", "zealand"}
+    # A capital that begins a sentence says nothing.
+    assert (
+        question_names("what did city officials say?", ["City officials met. City hall."]) == set()
+    )
+    assert question_names("who won ohio?", []) == set()
+
+
+def test_holds_name_forgives_only_a_longer_names_ending() -> None:
+    article = Article("a", "Vote in England", "Canada and the US Congress voted.")
+    assert holds_name("english", article) and holds_name("canadians", article)
+    assert holds_name("congress", article)
+    assert not holds_name("congo", article)  # a short name must be written whole
+    assert not holds_name("ohio", article)
+
+
+def test_a_name_the_cited_article_never_writes_is_unmatched() -> None:
+    candidate = _candidate(
+        "Time's 2019 Person of the Year is Greta Thunberg. She is sixteen.",
+        "Time picks Thunberg",
+        dt.date(2019, 12, 11),
+    )
+
+    def unmatched(question: str, names: set[str]) -> float:
+        words = content_words(question)
+        terms = QuestionTerms(
+            tuple(words), dict.fromkeys(words, 1.0), frozenset(), frozenset(), frozenset(names)
+        )
+        return cited_article_evidence(question, terms, candidate)["name_unmatched"]
+
+    assert unmatched("who is time's person of the year in sweden", {"sweden"}) == 1.0
+    assert unmatched("who is time's person of the year", {"time"}) == 0.0
+    assert unmatched("who is time's person of the year in sweden", set()) == 0.0

@@ -21,7 +21,8 @@ For every question the ranker's best sentences are read to the calibration's dep
   reads (SentenceAnswerer.read);
 - a logistic regression of "the cited sentence holds a gold answer" on DECISION_FEATURES, each
   fit file weighing the same; questions holding a term no article holds are abstained on before
-  this and left out of it;
+  this and left out of it; those whose cited article lacks a name the question gives are in
+  it, and abstained on whatever it says (`qa.answering.decision.ruled_out`);
 - the threshold with the best mean over the fit files of min(abstain P, R), each file weighing
   the same (the out-of-archive questions as much as the news ones).
 
@@ -51,7 +52,7 @@ from tqdm import tqdm  # noqa: E402
 
 from qa.answering.answer_kind import question_kind  # noqa: E402
 from qa.answering.answerer import SentenceAnswerer  # noqa: E402
-from qa.answering.decision import DECISION_FEATURES  # noqa: E402
+from qa.answering.decision import DECISION_FEATURES, ruled_out  # noqa: E402
 from qa.answering.grounding import cited_article_evidence, missing_terms  # noqa: E402
 from qa.answering.ranker import Candidate, QuestionTerms  # noqa: E402
 from qa.answering.spans import ReadSentence, bounded_span, choose_span  # noqa: E402
@@ -143,12 +144,14 @@ def ask_all(
 @dataclass(frozen=True)
 class Choice:
     """What one question comes to at one setting: abstained on by rule (a missing term), or the
-    cited sentence's decision features, whether it holds a gold answer, and the short answer."""
+    cited sentence's decision features, whether it holds a gold answer, the short answer, and
+    whether evidence that settles the decision alone abstains on it (`decision.ruled_out`)."""
 
     ruled_out: bool
     row: np.ndarray
     right: bool
     f1_if_answered: float
+    overruled: bool = False
 
 
 def spans_read(a: Asked, margin: float) -> list[ReadSentence]:
@@ -174,12 +177,14 @@ def choose(
     reader_logit = calibration.reader_logit(top.span_score, a.base_logit)
     evidence = cited_article_evidence(a.question.question, a.terms, top.candidate)
     values = {"reader": reader_logit, **evidence, "type_unfit": float(not top.fits)}
+    overruled = ruled_out(evidence)
     span = bounded_span(top.candidate.sentence, top.start, top.end)
     return Choice(
         False,
         np.array([values[n] for n in DECISION_FEATURES]),
         a.labels[i],
         best_f1(span, a.question.answers) if not a.question.is_impossible else 0.0,
+        overruled,
     )
 
 
@@ -187,7 +192,7 @@ def figures(
     asked: Sequence[Asked], choices: Sequence[Choice], logits: np.ndarray, threshold: float
 ) -> dict[str, float]:
     abstained = [
-        c.ruled_out or 1 / (1 + np.exp(-x)) < threshold
+        c.ruled_out or c.overruled or 1 / (1 + np.exp(-x)) < threshold
         for c, x in zip(choices, logits, strict=True)
     ]
     answerable = [i for i, a in enumerate(asked) if not a.question.is_impossible]

@@ -29,14 +29,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from qa.answering.answer_kind import asked_noun, asks_for_a_list, question_kind
 from qa.answering.dates import resolve_dates
-from qa.answering.decision import abstain_reason, decision_logit
+from qa.answering.decision import abstain_reason, decision_logit, ruled_out
 from qa.answering.developing import Found, as_of, in_time
-from qa.answering.grounding import cited_article_evidence, missing_terms
+from qa.answering.grounding import cited_article_evidence, missing_terms, question_names
 from qa.answering.ranker import (
     AnswerModel,
     Candidate,
@@ -115,6 +116,8 @@ class SentenceAnswerer:
         context: str = "",
     ) -> tuple[QuestionTerms, list[Candidate]]:
         terms = QuestionTerms.of(question, self.lexical, context)
+        names = question_names(question, (chunk.chunk.text for chunk, _ in chunks))
+        terms = replace(terms, names=names)
         candidates = candidate_sentences(terms, query_vector, chunks)
         return terms, rank_candidates(candidates, self.sentence_weights, self.model.sentence_bias)
 
@@ -260,6 +263,8 @@ class SentenceAnswerer:
             **cited_article_evidence(question, terms, read.candidate),
             "type_unfit": float(not read.fits),
         }
+        if ruled_out(features):
+            return 0.0, features
         model = calibration.abstention
         logit = features["reader"] if model is None else decision_logit(features, model)
         return logistic(logit), features

@@ -1,6 +1,7 @@
 """The one decision to answer or abstain: a logistic model, fitted with its threshold by
 training/fit_abstention.py (qa.models.reader.AbstentionModel), over the reader's logit and the
-grounding evidence of the cited sentence; and the reason an abstention gives.
+grounding evidence of the cited sentence, overruled by evidence that settles it alone
+(`ruled_out`); and the reason an abstention gives.
 """
 
 from __future__ import annotations
@@ -21,12 +22,21 @@ DECISION_FEATURES = (
 REASON_MARGIN = 1.0
 
 
+def ruled_out(features: Mapping[str, float]) -> bool:
+    """Evidence that settles the decision alone: a name the question gives that the cited
+    article never writes ("ohio" asked, South Carolina's primary cited) is another story, however
+    well the sentence reads. Of the right answers on the news fit sets, 3 in 1,042 lack one."""
+    return features.get("name_unmatched", 0.0) > 0.0
+
+
 def decision_logit(features: Mapping[str, float], model: AbstentionModel) -> float:
     return model.bias + sum(model.weights.get(n, 0.0) * features[n] for n in DECISION_FEATURES)
 
 
 def abstain_reason(features: Mapping[str, float], model: AbstentionModel | None) -> str:
     """What most pulled the decision towards abstaining, beyond the reader's own doubt."""
+    if ruled_out(features):
+        return "not_in_cited_article"
     if model is None:
         return "low_confidence"
     pulls = {

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from qa.answering.ranker import CONTEXT_WEIGHT, Candidate, QuestionTerms
+from qa.types import Article
 from qa.words import STOPWORDS, content_words, without_accents
 
 # A question's words as typed, any script: the unit missing terms are named in.
@@ -173,6 +174,67 @@ def mentioned(terms: Iterable[str]) -> str:
     return ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
+# A name is a word the retrieved passages write capitalized inside sentences at least this
+# often, and more than NAME_CASE_RATIO times as often as in lower case ("Ohio", "Zealand";
+# not "city", nor "new" of "New York").
+MIN_NAME_CAPITALS = 2
+NAME_CASE_RATIO = 3
+# A name of NAME_STEM_FROM letters or more is held by an article writing a word with its first
+# NAME_STEM_CHARS ("English" by "England", "Canadians" by "Canada"); a shorter one only by a
+# word it begins ("Congo" is not held by "Congress").
+NAME_STEM_FROM = 6
+NAME_STEM_CHARS = 4
+
+
+def question_names(question: str, passages: Iterable[str]) -> frozenset[str]:
+    """The question's words that `passages` (the retrieved chunks' text) write as names, in
+    lower case ("ohio" of "who won ohio's primary?"). People type names in lower case, and a
+    common English word may be a place ("Ohio", "Zealand"), so case is read from the archive.
+    Only unaccented words are looked at: the passages are searched as written."""
+    keys = {
+        _POSSESSIVE.sub("", m.group().lower())
+        for m in _TYPED_WORD.finditer(question)
+        if len(m.group()) >= MIN_TERM_CHARS
+    }
+    keys = {k for k in keys if k.isascii() and k.isalpha() and k not in STOPWORDS}
+    if not keys:
+        return frozenset()
+    alternatives = "|".join(sorted(keys, key=len, reverse=True))
+    pattern = re.compile(rf"\b({alternatives})(?:['’]s?)?\b", re.I)
+    capitals = dict.fromkeys(keys, 0)
+    lower = dict.fromkeys(keys, 0)
+    for text in passages:
+        for match in pattern.finditer(text):
+            key = match.group(1).lower()
+            if match.group(1)[0].islower():
+                lower[key] += 1
+            elif _inside_sentence(text, match.start()):
+                capitals[key] += 1
+    return frozenset(
+        k
+        for k in keys
+        if capitals[k] >= MIN_NAME_CAPITALS and capitals[k] > NAME_CASE_RATIO * lower[k]
+    )
+
+
+def _inside_sentence(text: str, at: int) -> bool:
+    """Whether the word at `at` follows a lower-case word, a digit or a comma: its capital is
+    not a sentence's or a headline's."""
+    before = text[max(0, at - 2) : at]
+    return (
+        len(before) == 2
+        and before[1] == " "
+        and (before[0].islower() or before[0] in ",;0123456789")
+    )
+
+
+def holds_name(name: str, article: Article) -> bool:
+    """Whether `article` writes `name` (lower case), or for a longer name a word of its stem."""
+    prefix = name[:NAME_STEM_CHARS] if len(name) >= NAME_STEM_FROM else name
+    pattern = re.compile(rf"\b{re.escape(prefix)}", re.I)
+    return bool(pattern.search(article.title) or pattern.search(article.text))
+
+
 _YEAR = re.compile(r"\b(?:1[6-9]|20)\d\d\b")
 # Characters either side of a cited sentence that count as its neighbourhood (about a sentence).
 NEARBY_CHARS = 250
@@ -213,7 +275,9 @@ def cited_article_evidence(
       question's highest: a name the article never writes ("Glasgow" asked, a stabbing in
       Reading cited);
     - `year_unmatched`: the question names a year that the sentence's neighbourhood, its dates
-      and the article's own date all miss ("2020" asked of the 2019 prize's article).
+      and the article's own date all miss ("2020" asked of the 2019 prize's article);
+    - `name_unmatched`: a name the question gives (`QuestionTerms.names`) that the article never
+      writes ("ohio" asked, South Carolina's primary cited).
     """
     article, sentence = cited.article, cited.sentence
     nearby = article.text[max(0, sentence.start - NEARBY_CHARS) : sentence.end + NEARBY_CHARS]
@@ -232,4 +296,5 @@ def cited_article_evidence(
         "local_missing_idf": _missing_share(terms, set(own), set(uncommon), local_words),
         "article_missing_max_idf": max(missing, default=0.0) / highest,
         "year_unmatched": float(bool(years - held_years)),
+        "name_unmatched": float(not all(holds_name(n, article) for n in terms.names)),
     }

@@ -126,6 +126,8 @@ class QuestionTerms:
     idf: Mapping[str, float]
     bigrams: frozenset[tuple[str, str]]
     wanted: frozenset[str]
+    # The question's words the retrieved passages write as names (qa.answering.grounding).
+    names: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, question: str, lexical: LexicalIndex | None, context: str = "") -> QuestionTerms:
