@@ -210,9 +210,9 @@ def main() -> None:
     paragraphs = dataset.articles[: arguments.paragraphs or None]
     kept = {article.id for article in paragraphs}
     questions = [q.question for q in dataset.questions if q.article_id in kept]
-    others, skipped = read_files(arguments.paths, settings.ingest.max_file_bytes, True)
-    if skipped:
-        sys.exit("unreadable input:\n" + "\n".join(skipped))
+    others, read = read_files(arguments.paths, settings.ingest.max_file_bytes, True)
+    if read.skipped:
+        sys.exit("unreadable input:\n" + "\n".join(read.skipped))
     articles = paragraphs + others
     inputs = {
         "files": [str(path.resolve()) for path in [arguments.squad, *arguments.paths]],

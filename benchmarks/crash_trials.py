@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -43,7 +44,7 @@ def main() -> None:
     articles = load_squad(args.dataset).articles[: args.articles]
     settings = load_settings()
     embedder = make_embedder(settings)
-    results = []
+    results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as scratch:
         corpus = Path(scratch) / "corpus.jsonl"
         write_articles_jsonl(articles, corpus)

@@ -86,7 +86,7 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = load_settings()
-    articles, skipped = read_files(args.paths, settings.ingest.max_file_bytes, False)
+    articles, read = read_files(args.paths, settings.ingest.max_file_bytes, False)
     if args.articles:
         articles = articles[: args.articles]
     embedder = make_embedder(settings)
@@ -102,7 +102,7 @@ def main() -> None:
         json.dumps(
             {
                 "articles": len(report.added),
-                "skipped": len(skipped) + len(report.skipped),
+                "skipped": len(read.skipped) + len(report.skipped),
                 "sentences": report.sentences,
                 "chunks": report.chunks,
                 "ingest_seconds": round(ingest_seconds, 2),
