@@ -29,6 +29,8 @@ from qa.types import Article, ResolvedDate, Sentence
         ("Ricardo Rosselló", "Wanda Vázquez Garced", False),
         ("within three years", "by the end of 2020", False),
         ("suspended", "officially withdrawn", False),
+        ("Mississippi and Arkansas", "Colorado, Arkansas, Mississippi, and Vermont", False),
+        ("Joe Biden and Kamala Harris", "Biden and Harris", True),
     ],
 )
 def test_same_answer(first: str, second: str, same: bool) -> None:

@@ -4,8 +4,8 @@ article's own answer in a timeline; when they agree, one answer with every artic
 sources.
 
 Whether two short answers agree is judged as a reader would: "813" and "more than 800" are the
-same figure told twice, "Biden" and "Joe Biden" the same man; "54" and "1,217" delegates, or
-"Rosselló" and "Vázquez", are a story that moved on.
+same figure told twice, "Biden" and "Joe Biden" the same man; "54" and "1,217" delegates,
+"Rosselló" and "Vázquez", or two states on a ballot and then four, are a story that moved on.
 """
 
 from __future__ import annotations
@@ -29,6 +29,13 @@ _NUMBER_WORDS = {
 }
 # Figures within this share of each other are one figure said two ways ("813", "more than 800").
 SAME_FIGURE = 0.1
+# What separates the items of a list answer ("Colorado, Arkansas, Mississippi, and Vermont").
+_ITEM_SEPARATOR = re.compile(r",|;|&|\band\b|\bor\b", re.I)
+
+
+def list_items(text: str) -> list[str]:
+    """The items a short answer lists, one for a single name or phrase."""
+    return [item for item in (part.strip() for part in _ITEM_SEPARATOR.split(text)) if item]
 
 
 def figure(text: str) -> float | None:
@@ -44,13 +51,16 @@ def figure(text: str) -> float | None:
 
 
 def same_answer(first: str, second: str) -> bool:
-    """Whether two short answers say the same: the same figure (within SAME_FIGURE), or the
-    words of one all in the other ("Biden" in "Joe Biden")."""
+    """Whether two short answers say the same: the same figure (within SAME_FIGURE), or as many
+    items with the words of one all in the other ("Biden" in "Joe Biden"; but "Mississippi and
+    Arkansas" is a list that grew into "Colorado, Arkansas, Mississippi, and Vermont")."""
     one, other = figure(first), figure(second)
     if one is not None or other is not None:
         if one is None or other is None:
             return False
         return abs(one - other) <= SAME_FIGURE * max(abs(one), abs(other))
+    if len(list_items(first)) != len(list_items(second)):
+        return False
     words, other_words = set(content_words(first)), set(content_words(second))
     if not words or not other_words:
         return first.strip().lower() == second.strip().lower()
