@@ -22,6 +22,9 @@ from qa.types import Article, ResolvedDate, Sentence
     ("first", "second", "same"),
     [
         ("813", "more than 800", True),  # one figure told twice
+        ("5,900", "about 6,000", True),
+        ("52 thousand", "51,970", True),
+        ("180 mph", "185 mph", False),  # two exact figures: the wind picked up
         ("1.7 million", "1,700,000", True),
         ("54", "1,217", False),  # a count that grew
         ("six", "6", True),

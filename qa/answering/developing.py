@@ -27,8 +27,15 @@ _NUMBER_WORDS = {
         "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
     )
 }
-# Figures within this share of each other are one figure said two ways ("813", "more than 800").
+# Figures within this share of each other are one figure said two ways ("813", "more than 800"),
+# when one of them is rounded: hedged ("more than"), scaled ("52 thousand"), in words, or ending
+# in 00. Two exact figures that differ ("180 mph", "185 mph") are a story that moved on.
 SAME_FIGURE = 0.1
+_HEDGE = re.compile(
+    r"\b(about|around|almost|nearly|over|under|more than|less than|fewer than|at least|"
+    r"at most|some|roughly|approximately|up to|close to|upwards of)\b",
+    re.I,
+)
 # What separates the items of a list answer ("Colorado, Arkansas, Mississippi, and Vermont").
 _ITEM_SEPARATOR = re.compile(r",|;|&|\band\b|\bor\b", re.I)
 
@@ -50,15 +57,27 @@ def figure(text: str) -> float | None:
     return None
 
 
+def rounded(text: str) -> bool:
+    """Whether the figure `text` states is a rounded one (see SAME_FIGURE)."""
+    match = _NUMBER.search(text)
+    if match is None or match.group(2) or _HEDGE.search(text):
+        return True
+    return match.group(1).replace(",", "").split(".")[0].endswith("00")
+
+
 def same_answer(first: str, second: str) -> bool:
-    """Whether two short answers say the same: the same figure (within SAME_FIGURE), or as many
-    items with the words of one all in the other ("Biden" in "Joe Biden"; but "Mississippi and
-    Arkansas" is a list that grew into "Colorado, Arkansas, Mississippi, and Vermont")."""
+    """Whether two short answers say the same: the same figure (within SAME_FIGURE of a
+    rounded one), or as many items with the words of one all in the other ("Biden" in "Joe
+    Biden"; but "Mississippi and Arkansas" is a list that grew into "Colorado, Arkansas,
+    Mississippi, and Vermont")."""
     one, other = figure(first), figure(second)
     if one is not None or other is not None:
         if one is None or other is None:
             return False
-        return abs(one - other) <= SAME_FIGURE * max(abs(one), abs(other))
+        if one == other:
+            return True
+        close = abs(one - other) <= SAME_FIGURE * max(abs(one), abs(other))
+        return close and (rounded(first) or rounded(second))
     if len(list_items(first)) != len(list_items(second)):
         return False
     words, other_words = set(content_words(first)), set(content_words(second))
