@@ -63,3 +63,20 @@ def test_calendar_dates_and_unanchored_sentences_are_left_alone() -> None:
     assert resolve_dates(dated, PUBLISHED) == ()
     relative = sentence_with_dates("The deal was signed last month.", "last month")
     assert resolve_dates(relative, None) == ()
+
+
+def test_a_day_without_its_year_is_the_nearest_one_ahead_or_behind() -> None:
+    """Wikinews, 2019-09-11: a day ahead of publication is this year's, not last year's; a day
+    months ahead is still last one's, since news mostly tells what happened."""
+    ahead = sentence_with_dates(
+        "Parliament is to remain out-of-session through October 14; the Brexit deadline is "
+        "October 31.",
+        "October 14",
+    )
+    assert resolve_dates(ahead, dt.date(2019, 9, 11)) == (
+        ResolvedDate("October 14", "2019-10-14", "on"),
+    )
+    leap = sentence_with_dates("The South Carolina primary is on February 29.", "February 29")
+    assert resolve_dates(leap, dt.date(2020, 2, 23))[0].date == "2020-02-29"
+    behind = sentence_with_dates("On March 3, the talks began.", "March 3")
+    assert resolve_dates(behind, dt.date(2020, 10, 11))[0].date == "2020-03-03"

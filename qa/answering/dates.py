@@ -2,7 +2,7 @@
 
 News states time relative to something: "within three years" of the day the sentence is about
 ("On Aug. 20, … confirmed …"), "last month" of the day the article was published. A sentence's
-anchor is its first day-and-month date (its year taken from the publication date when missing),
+anchor is its first day-and-month date (without a year, the one nearest the publication date),
 else the publication date. Relative expressions (durations after within/in/by/after, "… ago",
 "last/next/this …", "yesterday", weekdays) and dates without a year are resolved against it
 with dateparser; expressions that already are calendar dates with a year are left alone.
@@ -64,18 +64,36 @@ def _preposition(text: str, start: int) -> str:
     return match.group(1).lower() if match else ""
 
 
+# News tells more of what happened than of what is to come: a day ahead of publication counts as
+# this many days behind it when a date without a year is placed.
+AHEAD_WEIGHT = 2
+
+
+def nearest_day(expression: str, published: dt.date) -> dt.date | None:
+    """The day a month-and-day date without a year names: the one nearest the publication
+    date, ahead of it as well as behind ("the Brexit deadline is October 31" in September,
+    "the primary on February 29" a week before it), a day ahead weighing AHEAD_WEIGHT."""
+    days = [_parse(expression, published, future) for future in (False, True)]
+
+    def distance(day: dt.date) -> int:
+        days_apart = (day - published).days
+        return days_apart * AHEAD_WEIGHT if days_apart > 0 else -days_apart
+
+    return min((d for d in days if d is not None), key=distance, default=None)
+
+
 def sentence_anchor(
     sentence: Sentence, expressions: Sequence[tuple[Entity, str]], published: dt.date | None
 ) -> tuple[dt.date | None, Entity | None]:
-    """The day the sentence speaks from: its first month-and-day date (year from `published`
-    when missing, the most recent such day not after publication), else `published`."""
+    """The day the sentence speaks from: its first month-and-day date (without a year, the
+    one nearest `published`), else `published`."""
     for entity, expression in expressions:
         if not _MONTH.search(expression):
             continue
         if _YEAR.search(expression):
             day = _parse(expression, published or dt.date.today(), future=False)
         elif published is not None:
-            day = _parse(expression, published, future=False)
+            day = nearest_day(expression, published)
         else:
             continue
         if day is not None:
