@@ -75,6 +75,23 @@ def test_missing_terms_are_named_as_typed(question: str, missing: list[str]) -> 
     assert missing_terms(question, VOCABULARY) == missing
 
 
+def test_an_ending_that_took_a_silent_e_is_forgiven() -> None:
+    """Wikinews, 2019-02-19: sixteen states "sued" over the border-wall emergency; a reader asks
+    who is "suing"."""
+    vocabulary = WordSet(["California and 15 other states sued the Trump administration."])
+    question = "which states joined becerra and california in suing trump?"
+    assert missing_terms(question, vocabulary) == ["becerra"]
+    assert missing_terms("who is suing?", WordSet(["no such word here"])) == ["suing"]
+
+
+def test_an_ending_that_turned_y_into_i_is_forgiven() -> None:
+    """Wikinews, 2020-05-27: AB Aurigae "is more massive than the Sun"; the archive says "heavy"
+    elsewhere, and a reader asks how much "heavier" it is."""
+    vocabulary = WordSet(["AB Aurigae is more massive than the Sun.", "heavy rain fell"])
+    assert missing_terms("how much heavier than the sun is ab aurigae", vocabulary) == []
+    assert missing_terms("how much heavier is it?", WordSet(["the Sun"])) == ["heavier"]
+
+
 def test_a_short_word_is_not_taken_for_a_longer_one() -> None:
     # "suga" begins "sugar", "flint" is one letter from "faint": short words must match exactly.
     vocabulary = WordSet(["sugar prices rose", "a faint light"])

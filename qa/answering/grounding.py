@@ -98,7 +98,9 @@ def _one_edit(word: str) -> set[str]:
 
 # Endings added (then stemmed as the archive's words were: "hire" is held as "hir", from
 # "hired") or taken off ("fined" as "fine").
-_ENDINGS = ("s", "es", "d", "ed", "ing", "er", "ers")
+_ENDINGS = ("s", "es", "d", "ed", "ing", "er", "ers", "est")
+# Endings that turned a final "y" into "i": "heavier" is "heavy", "studied" "study".
+_Y_ENDINGS = ("ier", "iest", "ies", "ied", "ily")
 
 Forms = tuple[set[str], set[str]]
 
@@ -108,12 +110,19 @@ def _forms(piece: str) -> Forms:
     typed, or its stem): the piece with an ending added or taken off, the beginning of a
     longer word (an ending the question left off), and for longer pieces a shorter beginning
     (an ending written otherwise) or a word one typo away."""
-    words = {piece, *(w for ending in _ENDINGS for w in content_words(piece + ending))}
-    words |= {
-        piece[: -len(ending)]
-        for ending in _ENDINGS
-        if piece.endswith(ending) and len(piece) - len(ending) >= MIN_TERM_CHARS
+    bases = {piece}
+    for ending in _ENDINGS:
+        base = piece[: -len(ending)]
+        if piece.endswith(ending) and len(base) >= 2:
+            # An ending took the word's silent "e" with it: "suing" and "sued" are "sue".
+            bases |= {base + "e"} | ({base} if len(base) >= MIN_TERM_CHARS else set())
+    bases |= {
+        piece[: -len(e)] + "y" for e in _Y_ENDINGS if piece.endswith(e) and len(piece) > len(e) + 1
     }
+    words = {
+        w for base in bases for ending in ("", *_ENDINGS) for w in content_words(base + ending)
+    }
+    words |= bases
     if len(piece) > MIN_TERM_CHARS and piece[-1] == piece[-2]:
         words.add(piece[:-1])  # "fitt" (fitted, fitting) is "fit"
     prefixes = set()
