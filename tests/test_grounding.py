@@ -92,6 +92,13 @@ def test_an_ending_that_turned_y_into_i_is_forgiven() -> None:
     assert missing_terms("how much heavier is it?", WordSet(["the Sun"])) == ["heavier"]
 
 
+def test_a_term_the_archive_hyphenates_to_another_is_held() -> None:
+    """Wikinews, 2019-2020: a study of "ESBL-E" bacteria; a reader asks about "esbl"."""
+    vocabulary = WordSet(["Researchers traced ESBL-E carriage in E. coli."])
+    assert missing_terms("how does esbl e. coli spread?", vocabulary) == []
+    assert missing_terms("what is esb?", vocabulary) == ["esb"]
+
+
 def test_a_short_word_is_not_taken_for_a_longer_one() -> None:
     # "suga" begins "sugar", "flint" is one letter from "faint": short words must match exactly.
     vocabulary = WordSet(["sugar prices rose", "a faint light"])

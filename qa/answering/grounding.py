@@ -125,7 +125,7 @@ def _forms(piece: str) -> Forms:
     words |= bases
     if len(piece) > MIN_TERM_CHARS and piece[-1] == piece[-2]:
         words.add(piece[:-1])  # "fitt" (fitted, fitting) is "fit"
-    prefixes = set()
+    prefixes = {piece + "-"}  # the first part of a word the archive hyphenates ("ESBL-E")
     if len(piece) >= MIN_FUZZY_CHARS:
         prefixes.add(piece)
     if len(piece) >= MIN_TYPO_CHARS:
