@@ -164,6 +164,23 @@ def test_question_names_read_case_from_the_passages() -> None:
     assert question_names("who won ohio?", []) == set()
 
 
+def test_a_word_the_question_capitalizes_inside_it_is_a_name() -> None:
+    assert question_names("Who is the president of Bolivia?", []) == {"bolivia"}
+    assert question_names("In what year did Emma's son visit Paris?", []) == {"emma", "paris"}
+    # A question in capitals, or with every word capitalized, says nothing by its case.
+    assert question_names("WHO IS THE PRESIDENT OF BOLIVIA?", []) == set()
+    assert question_names("Who Is The President Of Bolivia?", []) == set()
+
+
+def test_holds_name_forgives_accents_and_a_typo_in_a_longer_name() -> None:
+    """SQuAD 2.0 dev-a: questions typed "Kucukdeveci", "Groner" and "ARPNET" of paragraphs
+    writing "Kücükdeveci", "Groener" and "ARPANET"."""
+    article = Article("a", "", "Ms Kücükdeveci worked. In Groener v Minister. ARPANET ran.")
+    assert all(holds_name(n, article) for n in ("kucukdeveci", "groner", "arpnet"))
+    # A short name must be written as it is: "Rand" is not "Band".
+    assert not holds_name("band", Article("b", "", "The Rand corporation."))
+
+
 def test_holds_name_forgives_only_a_longer_names_ending() -> None:
     article = Article("a", "Vote in England", "Canada and the US Congress voted.")
     assert holds_name("english", article) and holds_name("canadians", article)

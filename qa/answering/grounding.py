@@ -13,6 +13,7 @@ none of those forms is missing, and the answer says so, naming it as the questio
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 import string
@@ -196,18 +197,20 @@ NAME_STEM_CHARS = 4
 
 
 def question_names(question: str, passages: Iterable[str]) -> frozenset[str]:
-    """The question's words that `passages` (the retrieved chunks' text) write as names, in
-    lower case ("ohio" of "who won ohio's primary?"). People type names in lower case, and a
-    common English word may be a place ("Ohio", "Zealand"), so case is read from the archive.
-    Only unaccented words are looked at: the passages are searched as written."""
-    keys = {
-        _POSSESSIVE.sub("", m.group().lower())
-        for m in _TYPED_WORD.finditer(question)
-        if len(m.group()) >= MIN_TERM_CHARS
-    }
-    keys = {k for k in keys if k.isascii() and k.isalpha() and k not in STOPWORDS}
+    """The question's words that are names, in lower case: those its writer capitalized inside
+    it ("bolivia" of "Who is the president of Bolivia?"), and those `passages` (the retrieved
+    chunks' text) write as names ("ohio" of "who won ohio's primary?"). People often type names
+    in lower case, and a common English word may be a place ("Ohio", "Zealand"), so case is also
+    read from the archive. Only unaccented words are looked at: the passages are searched as
+    written."""
+    typed = [m.group() for m in _TYPED_WORD.finditer(question)]
+    keys = {_name_key(word) for word in typed if len(word) >= MIN_TERM_CHARS} - {""}
     if not keys:
         return frozenset()
+    # A question that capitalizes every word after its first (a title, or all capitals) says
+    # nothing by its case.
+    cased = any(word[0].islower() for word in typed[1:])
+    named = {_name_key(word) for word in typed[1:] if cased and word[0].isupper()} & keys
     alternatives = "|".join(sorted(keys, key=len, reverse=True))
     pattern = re.compile(rf"\b({alternatives})(?:['’]s?)?\b", re.I)
     capitals = dict.fromkeys(keys, 0)
@@ -219,11 +222,18 @@ def question_names(question: str, passages: Iterable[str]) -> frozenset[str]:
                 lower[key] += 1
             elif _inside_sentence(text, match.start()):
                 capitals[key] += 1
-    return frozenset(
+    return frozenset(named) | frozenset(
         k
         for k in keys
         if capitals[k] >= MIN_NAME_CAPITALS and capitals[k] > NAME_CASE_RATIO * lower[k]
     )
+
+
+def _name_key(word: str) -> str:
+    """`word` in lower case without its possessive, or "" if it cannot be a name looked for
+    (accented, holding digits, a stopword)."""
+    key = _POSSESSIVE.sub("", word.lower())
+    return key if key.isascii() and key.isalpha() and key not in STOPWORDS else ""
 
 
 def _inside_sentence(text: str, at: int) -> bool:
@@ -238,10 +248,21 @@ def _inside_sentence(text: str, at: int) -> bool:
 
 
 def holds_name(name: str, article: Article) -> bool:
-    """Whether `article` writes `name` (lower case), or for a longer name a word of its stem."""
+    """Whether `article` writes `name` (lower case), accents aside ("Kucukdeveci" is held by
+    "Kücükdeveci"): for a longer name a word of its stem, or a word one typo away from it
+    ("Groner" by "Groener", "ARPNET" by "ARPANET")."""
+    words = _folded_words(article.title, article.text)
     prefix = name[:NAME_STEM_CHARS] if len(name) >= NAME_STEM_FROM else name
-    pattern = re.compile(rf"\b{re.escape(prefix)}", re.I)
-    return bool(pattern.search(article.title) or pattern.search(article.text))
+    at = bisect.bisect_left(words, prefix)
+    if at < len(words) and words[at].startswith(prefix):
+        return True
+    return len(name) >= MIN_TYPO_CHARS and not _one_edit(name).isdisjoint(words)
+
+
+@functools.lru_cache(maxsize=256)  # the same few articles are judged for every read sentence
+def _folded_words(title: str, text: str) -> tuple[str, ...]:
+    """The words of an article's title and text, lower-cased without accents, sorted."""
+    return tuple(sorted(set(re.findall(r"[a-z0-9]+", _folded(f"{title} {text}")))))
 
 
 _YEAR = re.compile(r"\b(?:1[6-9]|20)\d\d\b")
