@@ -109,6 +109,9 @@ def test_filtered_search_keeps_to_matching_articles(
     index.EXACT_FILTER_LIMIT = 0
     backend_hits = index.search(query, 3, where=by_source)
     assert [h[0] for h in backend_hits] == [h[0] for h in hits]
+    # A filter's chunks are kept for the store's generation: a write is seen.
+    index.delete(OTHER.id)
+    assert index.store.chunk_ids(after_2021) == []
 
 
 @pytest.mark.parametrize("shared", [b for b in BACKENDS if b.startswith("postgres")])
@@ -131,7 +134,10 @@ def test_a_second_replica_sees_writes_through_the_shared_store(
             second.index.refresh()  # what every question does first
             assert second.index.vector_count() == writer.index.vector_count() > 0
             late = Article(id="late", title="Port strike ends", text="The port strike ended.")
+            only_late = ArticleFilter(article_ids=frozenset({late.id}))
+            assert second.index.store.chunk_ids(only_late) == []
             ingester.ingest_articles([late])
+            assert second.index.store.chunk_ids(only_late) != []
             writer.index.delete(OTHER.id)
             answer = second.pipeline.ask("when did the port strike end?", top_k=3)
             assert answer.citations[0].article.id == "late"

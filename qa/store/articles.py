@@ -37,6 +37,8 @@ from qa.types import Article, ArticleFilter, ArticleSummary, Chunk, Coverage, En
 # behind lists them (qa.store.lexical.BM25Index).
 REMOVALS_KEPT_GENERATIONS = 1000
 
+# Article filters whose chunk ids are kept (ArticleStore.chunk_ids).
+FILTERS_KEPT = 16
 # Ids per statement where a list of ids is asked for: bounded IN lists on every database.
 _IDS_PER_STATEMENT = 500
 
@@ -63,6 +65,7 @@ class ArticleStore:
         """Create the schema if needed; refuse a store of another schema version or model."""
         self.database = database
         self.dimension = dimension
+        self._filtered: dict[tuple[int, ArticleFilter], np.ndarray] = {}
         schema = SCHEMA.format(blob=database.blob_type, serial=database.serial_primary_key)
         try:
             with database.schema_change():
@@ -319,17 +322,27 @@ class ArticleStore:
         return problems
 
     def chunk_ids(self, where: ArticleFilter | None = None) -> list[int]:
-        """Ids of all chunks, or of the chunks of the articles matching `where`."""
+        """Ids of all chunks, or of the chunks of the articles matching `where`: kept for the
+        store's generation, since a question's dense and keyword searches both ask, and
+        questions naming the same period ask again."""
         if where is None:
             rows = self.database.execute("SELECT id FROM chunks ORDER BY id")
             return [int(r["id"]) for r in rows]
         conditions, parameters = where_clause(where)
-        rows = self.database.execute(
-            f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id{conditions} "
-            "ORDER BY c.id",
-            parameters,
-        )
-        return [int(r["id"]) for r in rows]
+        with self.database.transaction(write=False):
+            key = (self.generation, where)
+            if key not in self._filtered:
+                rows = self.database.execute(
+                    f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id{conditions}"
+                    " ORDER BY c.id",
+                    parameters,
+                )
+                self._filtered = {k: v for k, v in self._filtered.items() if k[0] == key[0]}
+                if len(self._filtered) >= FILTERS_KEPT:
+                    self._filtered.pop(next(iter(self._filtered)))
+                self._filtered[key] = np.array([int(r["id"]) for r in rows], dtype=np.int64)
+            ids: list[int] = self._filtered[key].tolist()
+        return ids
 
     def chunk_vectors(self, ids: Collection[int] | None = None) -> tuple[np.ndarray, Vectors]:
         """Chunk ids and vectors (all, or those with the given ids), for the vector index."""
