@@ -80,3 +80,24 @@ def test_a_day_without_its_year_is_the_nearest_one_ahead_or_behind() -> None:
     assert resolve_dates(leap, dt.date(2020, 2, 23))[0].date == "2020-02-29"
     behind = sentence_with_dates("On March 3, the talks began.", "March 3")
     assert resolve_dates(behind, dt.date(2020, 10, 11))[0].date == "2020-03-03"
+
+
+def test_a_calendar_day_is_read_from_its_month_and_day() -> None:
+    """Wikinews sentences dateparser misread whole: "July 27–28" as 2028, "an April 30" as 2030,
+    and "Saturday, April 4" (after the sentence's "March 26") as a weekday of 2019."""
+    weekend = sentence_with_dates(
+        "Wikinews attended the convention on the last weekend of July — July 27–28 — in Texas.",
+        "July 27–28",
+    )
+    assert resolve_dates(weekend, dt.date(2019, 8, 5))[0].date == "2019-07-27"
+    poll = sentence_with_dates("In an April 30 – May 4 Monmouth poll, Biden led.", "an April 30")
+    assert resolve_dates(poll, dt.date(2020, 6, 19))[0].date == "2020-04-30"
+    shutdown = sentence_with_dates(
+        "The shutdown had started on March 26 and was planned to end on Saturday, April 4.",
+        "March 26",
+        "Saturday, April 4",
+    )
+    assert resolve_dates(shutdown, dt.date(2020, 4, 8)) == (
+        ResolvedDate("March 26", "2020-03-26", "on"),
+        ResolvedDate("Saturday, April 4", "2020-04-04", "on"),
+    )

@@ -4,8 +4,9 @@ News states time relative to something: "within three years" of the day the sent
 ("On Aug. 20, … confirmed …"), "last month" of the day the article was published. A sentence's
 anchor is its first day-and-month date (without a year, the one nearest the publication date),
 else the publication date. Relative expressions (durations after within/in/by/after, "… ago",
-"last/next/this …", "yesterday", weekdays) and dates without a year are resolved against it
-with dateparser; expressions that already are calendar dates with a year are left alone.
+"last/next/this …", "yesterday", weekdays) are resolved against it with dateparser; a day and
+month without a year is the one nearest it, read from the month and day alone ("Saturday,
+April 4"; "July 27–28"); expressions that already are calendar dates with a year are left alone.
 """
 
 from __future__ import annotations
@@ -88,20 +89,32 @@ def sentence_anchor(
     """The day the sentence speaks from: its first month-and-day date (without a year, the
     one nearest `published`), else `published`."""
     for entity, expression in expressions:
-        if not _MONTH.search(expression):
-            continue
-        if _YEAR.search(expression):
-            day = _parse(expression, published or dt.date.today(), future=False)
-        elif published is not None:
-            day = nearest_day(expression, published)
-        else:
-            continue
+        day = calendar_day(expression, published)
         if day is not None:
             return day, entity
     return published, None
 
 
+def calendar_day(expression: str, published: dt.date | None) -> dt.date | None:
+    """The day a month-and-day date names, read from its month and day alone (dateparser takes
+    "July 27–28" for 2028 and "an April 30" for 2030): with its year, else the one nearest
+    `published` (None without either)."""
+    month_day = _MONTH.search(expression)
+    if month_day is None:
+        return None
+    year = _YEAR.search(expression)
+    if year is not None:
+        return _parse(f"{month_day.group()} {year.group()}", published or dt.date.today(), False)
+    return nearest_day(month_day.group(), published) if published is not None else None
+
+
 def _resolve(expression: str, preposition: str, anchor: dt.date) -> tuple[dt.date, str] | None:
+    if _MONTH.search(expression):
+        # A calendar day, even with its weekday ("Saturday, April 4"): not relative to the anchor.
+        if _YEAR.search(expression):
+            return None
+        day = calendar_day(expression, anchor)
+        return (day, "on") if day else None
     if _DURATION.match(expression) and preposition in _DURATION_RELATIONS:
         day = _parse(f"in {expression}", anchor, future=True)
         return (day, _DURATION_RELATIONS[preposition]) if day else None
